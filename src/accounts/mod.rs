@@ -1,0 +1,6 @@
+//! Accounts: registration, login, profile and recovery, as JSON API routes
+//! and as server-rendered pages, over one set of rules in `service`.
+
+pub mod api;
+pub mod pages;
+pub mod service;

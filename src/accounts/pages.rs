@@ -1,0 +1,328 @@
+//! Server-rendered pages: sign up, log in, log out and the signed-in tabs.
+//! Every form works without JavaScript.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::service;
+use crate::auth::csrf::{form_token, verify_form_token};
+use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
+use crate::db::sessions;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::views::PublicUser;
+use crate::web::assets;
+use crate::web::extract::ClientIp;
+
+/// The page routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/register", get(register_page).post(register_submit))
+        .route("/logout", post(logout))
+        .route("/discover", get(discover))
+}
+
+/// What the base layout shows.
+#[derive(Default)]
+pub struct Layout {
+    pub title: &'static str,
+    pub tab: &'static str,
+    pub user: Option<PublicUser>,
+    pub css_v: String,
+    pub icon_v: String,
+}
+
+impl Layout {
+    pub fn new(title: &'static str, tab: &'static str, user: Option<&CurrentUser>) -> Self {
+        Layout {
+            title,
+            tab,
+            user: user.map(|u| PublicUser::from(&u.user)),
+            css_v: assets::version("css/app.css"),
+            icon_v: assets::version("favicon.svg"),
+        }
+    }
+}
+
+/// A 303 redirect, optionally setting a cookie.
+pub fn see_other(location: &'static str, cookie: Option<HeaderValue>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response
+        .headers_mut()
+        .insert(LOCATION, HeaderValue::from_static(location));
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Renders a page with a status, adding the form cookie when one was issued.
+pub fn render(status: StatusCode, page: impl IntoResponse, cookie: Option<HeaderValue>) -> Response {
+    let mut response = (status, page).into_response();
+    response
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The message shown when a form's token does not match.
+pub const STALE_FORM: &str = "This form expired. Please try again.";
+
+/// A human message for errors that are not about one field.
+pub fn form_error_text(err: &AppError) -> String {
+    match err {
+        AppError::RateLimited { retry_after } => format!(
+            "Too many attempts. Try again in {} seconds.",
+            retry_after.as_secs().max(1)
+        ),
+        AppError::Internal(_) | AppError::Unavailable(_) => {
+            "Something went wrong on our side. Please try again.".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The status a failed form is answered with.
+pub fn form_status(err: &AppError) -> StatusCode {
+    err.status_and_code().0
+}
+
+async fn home(MaybeUser(user): MaybeUser) -> Response {
+    if user.is_some() {
+        see_other("/discover", None)
+    } else {
+        see_other("/login", None)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf_token: String,
+    username: String,
+    form_error: String,
+    notice: String,
+}
+
+async fn login_page(MaybeUser(user): MaybeUser, headers: HeaderMap, State(state): State<AppState>) -> Response {
+    if user.is_some() {
+        return see_other("/discover", None);
+    }
+    let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
+    let page = LoginPage {
+        layout: Layout::new("Log in", "login", None),
+        csrf_token,
+        username: String::new(),
+        form_error: String::new(),
+        notice: String::new(),
+    };
+    render(StatusCode::OK, page, cookie)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let outcome = if verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
+        service::login(&state, ip, &form.username, &form.password).await
+    } else {
+        Err(AppError::CsrfRejected)
+    };
+    let result = match outcome {
+        Ok(user) => session::start(&state, &headers, user.id).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok((_, cookie)) => see_other("/discover", Some(cookie)),
+        Err(err) => {
+            let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
+            let form_error = match &err {
+                AppError::CsrfRejected => STALE_FORM.to_owned(),
+                AppError::InvalidCredentials => "Wrong username or password.".to_owned(),
+                other => form_error_text(other),
+            };
+            let page = LoginPage {
+                layout: Layout::new("Log in", "login", None),
+                csrf_token,
+                username: form.username,
+                form_error,
+                notice: String::new(),
+            };
+            render(form_status(&err), page, cookie)
+        }
+    }
+}
+
+#[derive(Template, WebTemplate, Default)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    layout: Layout,
+    csrf_token: String,
+    username: String,
+    email: String,
+    username_error: String,
+    password_error: String,
+    email_error: String,
+    form_error: String,
+}
+
+async fn register_page(MaybeUser(user): MaybeUser, headers: HeaderMap, State(state): State<AppState>) -> Response {
+    if user.is_some() {
+        return see_other("/discover", None);
+    }
+    let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
+    let page = RegisterPage {
+        layout: Layout::new("Sign up", "register", None),
+        csrf_token,
+        ..Default::default()
+    };
+    render(StatusCode::OK, page, cookie)
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn register_submit(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let outcome = if verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
+        service::register(&state, ip, &form.username, &form.password, Some(&form.email)).await
+    } else {
+        Err(AppError::CsrfRejected)
+    };
+    let result = match outcome {
+        Ok(user) => session::start(&state, &headers, user.id).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok((_, cookie)) => see_other("/discover", Some(cookie)),
+        Err(err) => {
+            let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
+            let mut page = RegisterPage {
+                layout: Layout::new("Sign up", "register", None),
+                csrf_token,
+                username: form.username,
+                email: form.email,
+                ..Default::default()
+            };
+            match &err {
+                AppError::Validation(fields) => {
+                    for (field, reason) in fields {
+                        let text = format!("{} {reason}.", field_label(field));
+                        match *field {
+                            "username" => page.username_error = text,
+                            "password" => page.password_error = text,
+                            "email" => page.email_error = text,
+                            _ => page.form_error = text,
+                        }
+                    }
+                }
+                AppError::UsernameTaken => {
+                    page.username_error = "That username is already taken.".into()
+                }
+                AppError::EmailTaken => page.email_error = "That email address is already in use.".into(),
+                AppError::CsrfRejected => page.form_error = STALE_FORM.into(),
+                other => page.form_error = form_error_text(other),
+            }
+            render(form_status(&err), page, cookie)
+        }
+    }
+}
+
+/// The visible name of a form field, for error sentences.
+pub fn field_label(field: &str) -> &'static str {
+    match field {
+        "username" => "Username",
+        "password" | "new_password" => "Password",
+        "current_password" => "Current password",
+        "email" => "Email",
+        _ => "This field",
+    }
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some(current) = &user {
+        if !verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
+            return AppError::CsrfRejected.into_response();
+        }
+        if let Err(err) = sessions::delete(&state.db, current.session.id).await {
+            return AppError::from(err).into_response();
+        }
+        state.chat.disconnect_sessions(&[current.session.id]).await;
+    }
+    see_other("/login", Some(clear_cookie(state.config.cookies_secure())))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "discover.html")]
+struct DiscoverPage {
+    layout: Layout,
+    me_id: i64,
+    me_username: String,
+    sio_v: String,
+    chat_v: String,
+}
+
+async fn discover(MaybeUser(user): MaybeUser) -> Response {
+    let Some(current) = user else {
+        return see_other("/login", None);
+    };
+    let page = DiscoverPage {
+        layout: Layout::new("Discover", "discover", Some(&current)),
+        me_id: current.user.id,
+        me_username: current.user.username.clone(),
+        sio_v: assets::version("vendor/socket.io/socket.io.min.js"),
+        chat_v: assets::version("js/chat.js"),
+    };
+    render(StatusCode::OK, page, None)
+}

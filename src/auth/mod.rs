@@ -1,0 +1,10 @@
+//! Authentication pieces shared by every feature: password hashing, secrets,
+//! sessions, CSRF and rate limits.
+
+pub mod csrf;
+pub mod password;
+pub mod rate_limit;
+pub mod secret;
+pub mod session;
+
+pub use session::{CurrentUser, MaybeUser};

@@ -1,0 +1,179 @@
+//! The Socket.IO namespace: who may connect, and what each event does.
+
+use std::fmt;
+
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, Extension, HttpExtension, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::SocketIo;
+use tokio::sync::oneshot;
+
+use super::history::{parse_page, Param};
+use super::writer::{WriteJob, GLOBAL_ROOM};
+use super::{session_room, user_room};
+use crate::auth::{csrf, secret, session};
+use crate::db::messages::{self, NewMessage};
+use crate::db::{now_ms, sessions};
+use crate::domain::MessageText;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::views::{Author, MessageView};
+
+/// The user behind a socket, stored in its extensions at connect.
+#[derive(Debug, Clone)]
+struct ChatUser {
+    id: i64,
+    username: String,
+    author: Author,
+}
+
+/// Why a connection was refused; its text is the connect error's `message`.
+#[derive(Debug)]
+struct Refused;
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unauthenticated")
+    }
+}
+
+pub(super) fn register(io: &SocketIo) {
+    io.ns("/", on_connect.with(authenticate));
+}
+
+/// Admits only handshakes with a live session cookie and, when an Origin is
+/// sent, our own origin (no cross-site WebSocket hijacking).
+async fn authenticate(s: SocketRef, HttpExtension(state): HttpExtension<AppState>) -> Result<(), Refused> {
+    let headers = &s.req_parts().headers;
+    if headers.contains_key(axum::http::header::ORIGIN)
+        && !csrf::same_origin(headers, &state.config.public_origin())
+    {
+        return Err(Refused);
+    }
+    let token = session::cookie_value(headers, session::COOKIE_NAME).ok_or(Refused)?;
+    let found = sessions::find_active(&state.db, &secret::hash_token(token))
+        .await
+        .map_err(|err| {
+            tracing::warn!(error = %err, "session lookup failed at socket handshake");
+            Refused
+        })?;
+    let (session, user) = found.ok_or(Refused)?;
+    s.join([GLOBAL_ROOM.to_owned(), user_room(user.id), session_room(session.id)]);
+    s.extensions.insert(ChatUser {
+        id: user.id,
+        username: user.username.clone(),
+        author: Author::from(&user),
+    });
+    Ok(())
+}
+
+async fn on_connect(
+    s: SocketRef,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    state.chat.presence.connect(user.author);
+    s.on("message", on_message);
+    s.on("history", on_history);
+    s.on("presence", on_presence);
+    s.on("typing", on_typing);
+    s.on_fallback(on_unknown);
+    s.on_disconnect(on_disconnect);
+    if let Err(err) = s.emit("presence", &state.chat.presence.snapshot()) {
+        tracing::debug!(error = %err, "could not send the presence list");
+    }
+}
+
+fn error_ack(err: &AppError) -> Value {
+    json!({ "ok": false, "error": err.body() })
+}
+
+async fn on_message(
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    let result = send_message(&state, &user, data.ok()).await;
+    let reply = match result {
+        Ok(message) => json!({ "ok": true, "message": message }),
+        Err(err) => error_ack(&err),
+    };
+    let _ = ack.send(&reply);
+}
+
+async fn send_message(state: &AppState, user: &ChatUser, data: Option<Value>) -> Result<MessageView, AppError> {
+    let raw = data
+        .as_ref()
+        .and_then(|d| d.get("text"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| AppError::field("text", "must be a string"))?;
+    let text = MessageText::parse(raw).map_err(|reason| AppError::field("text", reason))?;
+    state
+        .chat
+        .take_message_token(user.id)
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let author = state.chat.presence.author(user.id).ok_or(AppError::Unauthenticated)?;
+    let (reply, outcome) = oneshot::channel();
+    let job = WriteJob {
+        message: NewMessage {
+            room: GLOBAL_ROOM.to_owned(),
+            author_id: user.id,
+            text: text.into_string(),
+            created_at: now_ms(),
+        },
+        author,
+        reply,
+    };
+    state
+        .chat
+        .writer
+        .send(job)
+        .await
+        .map_err(|_| AppError::Unavailable("the message writer stopped".into()))?;
+    outcome
+        .await
+        .map_err(|_| AppError::Unavailable("the message writer stopped".into()))?
+}
+
+async fn on_history(TryData(data): TryData<Value>, ack: AckSender, HttpExtension(state): HttpExtension<AppState>) {
+    let data = data.unwrap_or(Value::Null);
+    let param = |name: &str| match data.get(name) {
+        Some(v) => Param::Json(v),
+        None => Param::Absent,
+    };
+    let reply = match parse_page(param("before"), param("after"), param("limit")) {
+        Ok(page) => match messages::page(&state.db, GLOBAL_ROOM, page).await {
+            Ok(rows) => {
+                let messages: Vec<MessageView> = rows.into_iter().map(MessageView::from).collect();
+                json!({ "ok": true, "messages": messages })
+            }
+            Err(err) => error_ack(&AppError::from(err)),
+        },
+        Err(err) => error_ack(&err),
+    };
+    let _ = ack.send(&reply);
+}
+
+async fn on_presence(ack: AckSender, HttpExtension(state): HttpExtension<AppState>) {
+    let snapshot = state.chat.presence.snapshot();
+    let _ = ack.send(&json!({ "ok": true, "online": snapshot.online, "count": snapshot.count }));
+}
+
+async fn on_typing(s: SocketRef, Extension(user): Extension<ChatUser>) {
+    let payload = json!({ "user": { "id": user.id, "username": user.username } });
+    if let Err(err) = s.to(GLOBAL_ROOM).emit("typing", &payload).await {
+        tracing::debug!(error = %err, "typing broadcast failed");
+    }
+}
+
+async fn on_unknown(ack: AckSender) {
+    let _ = ack.send(&json!({
+        "ok": false,
+        "error": { "code": "unknown_event", "message": "this event is not supported" }
+    }));
+}
+
+async fn on_disconnect(HttpExtension(state): HttpExtension<AppState>, Extension(user): Extension<ChatUser>) {
+    state.chat.presence.disconnect(user.id);
+}

@@ -1,0 +1,186 @@
+//! Who is online: counted per user (a user with three tabs is one entry),
+//! with joins and leaves batched into few `presence_diff` broadcasts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::views::Author;
+
+/// A user who went offline.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Departed {
+    pub id: i64,
+    pub username: String,
+}
+
+/// What changed since the last broadcast.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresenceDiff {
+    pub joined: Vec<Author>,
+    pub left: Vec<Departed>,
+    pub count: usize,
+}
+
+/// The full list, as sent on connect and in `presence` acks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub online: Vec<Author>,
+    pub count: usize,
+}
+
+struct Entry {
+    sockets: usize,
+    author: Arc<Author>,
+}
+
+#[derive(Default)]
+struct State {
+    online: HashMap<i64, Entry>,
+    joined: HashMap<i64, Arc<Author>>,
+    left: HashMap<i64, Departed>,
+}
+
+/// The presence table of this instance.
+#[derive(Default)]
+pub struct Presence {
+    state: Mutex<State>,
+}
+
+impl Presence {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a new socket of the user; true when the user just came online.
+    pub fn connect(&self, author: Author) -> bool {
+        let mut state = self.lock();
+        let id = author.id;
+        if let Some(entry) = state.online.get_mut(&id) {
+            entry.sockets += 1;
+            entry.author = Arc::new(author);
+            return false;
+        }
+        let author = Arc::new(author);
+        state.online.insert(
+            id,
+            Entry {
+                sockets: 1,
+                author: author.clone(),
+            },
+        );
+        // Left and came back within one batch: nobody needs to hear of it.
+        if state.left.remove(&id).is_none() {
+            state.joined.insert(id, author);
+        }
+        true
+    }
+
+    /// Uncounts a socket; true when it was the user's last one.
+    pub fn disconnect(&self, user_id: i64) -> bool {
+        let mut state = self.lock();
+        let Some(entry) = state.online.get_mut(&user_id) else {
+            return false;
+        };
+        entry.sockets -= 1;
+        if entry.sockets > 0 {
+            return false;
+        }
+        let Some(entry) = state.online.remove(&user_id) else {
+            return false;
+        };
+        if state.joined.remove(&user_id).is_none() {
+            state.left.insert(
+                user_id,
+                Departed {
+                    id: user_id,
+                    username: entry.author.username.clone(),
+                },
+            );
+        }
+        true
+    }
+
+    /// The author record of an online user (no database read per message).
+    pub fn author(&self, user_id: i64) -> Option<Arc<Author>> {
+        self.lock().online.get(&user_id).map(|e| e.author.clone())
+    }
+
+    /// Replaces the shown name/picture of an online user.
+    pub fn update_author(&self, author: Author) {
+        let mut state = self.lock();
+        if let Some(entry) = state.online.get_mut(&author.id) {
+            entry.author = Arc::new(author);
+        }
+    }
+
+    /// Everyone online, sorted by name.
+    pub fn snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        let mut online: Vec<Author> = state.online.values().map(|e| (*e.author).clone()).collect();
+        online.sort_by(|a, b| a.username.to_lowercase().cmp(&b.username.to_lowercase()));
+        Snapshot {
+            count: online.len(),
+            online,
+        }
+    }
+
+    /// Takes the pending changes, if any.
+    pub fn take_diff(&self) -> Option<PresenceDiff> {
+        let mut state = self.lock();
+        if state.joined.is_empty() && state.left.is_empty() {
+            return None;
+        }
+        let joined = state.joined.drain().map(|(_, a)| (*a).clone()).collect();
+        let left = state.left.drain().map(|(_, d)| d).collect();
+        Some(PresenceDiff {
+            joined,
+            left,
+            count: state.online.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn author(id: i64) -> Author {
+        Author {
+            id,
+            username: format!("user{id}"),
+            avatar_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn second_tab_is_not_news() {
+        let p = Presence::default();
+        assert!(p.connect(author(1)));
+        assert!(!p.connect(author(1)));
+        let diff = p.take_diff().unwrap();
+        assert_eq!(diff.joined.len(), 1);
+        assert_eq!(diff.count, 1);
+        assert!(!p.disconnect(1));
+        assert!(p.take_diff().is_none());
+        assert!(p.disconnect(1));
+        let diff = p.take_diff().unwrap();
+        assert_eq!(diff.left, vec![Departed { id: 1, username: "user1".into() }]);
+        assert_eq!(diff.count, 0);
+    }
+
+    #[test]
+    fn join_then_leave_in_one_batch_cancels_out() {
+        let p = Presence::default();
+        p.connect(author(1));
+        p.disconnect(1);
+        assert!(p.take_diff().is_none());
+        p.connect(author(2));
+        p.take_diff();
+        p.disconnect(2);
+        p.connect(author(2));
+        assert!(p.take_diff().is_none(), "a quick reconnect is no change");
+        assert_eq!(p.snapshot().count, 1);
+    }
+}

@@ -1,0 +1,109 @@
+//! The `messages` table: chat history, one row per message.
+
+use sqlx::FromRow;
+
+use super::Db;
+
+/// A stored message with what is shown of its author.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub room: String,
+    pub author_id: Option<i64>,
+    pub author_username: Option<String>,
+    pub author_avatar_hash: Option<String>,
+    pub text: String,
+    pub created_at: i64,
+}
+
+/// A message waiting to be written.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room: String,
+    pub author_id: i64,
+    pub text: String,
+    pub created_at: i64,
+}
+
+/// Which page of history to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author_username, \
+     u.avatar_hash AS author_avatar_hash, m.text, m.created_at \
+     FROM messages m LEFT JOIN users u ON u.id = m.author_id";
+
+/// Writes the messages in one transaction (group commit) and returns their
+/// ids in the same order; ids increase in that order.
+pub async fn insert_batch(db: &Db, batch: &[NewMessage]) -> sqlx::Result<Vec<i64>> {
+    let mut tx = db.pool.begin().await?;
+    let mut ids = Vec::with_capacity(batch.len());
+    for message in batch {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO messages (room, author_id, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&message.room)
+        .bind(message.author_id)
+        .bind(&message.text)
+        .bind(message.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// A page of a room's history, oldest first.
+pub async fn page(db: &Db, room: &str, page: Page) -> sqlx::Result<Vec<StoredMessage>> {
+    let limit = page.limit.clamp(1, 100);
+    let mut rows: Vec<StoredMessage> = match (page.before, page.after) {
+        (None, None) => {
+            let sql = format!("{SELECT} WHERE m.room = $1 ORDER BY m.id DESC LIMIT $2");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(room)
+                .bind(limit)
+                .fetch_all(&db.pool)
+                .await?
+        }
+        (Some(before), None) => {
+            let sql =
+                format!("{SELECT} WHERE m.room = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(room)
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&db.pool)
+                .await?
+        }
+        (before, Some(after)) => {
+            let sql = format!(
+                "{SELECT} WHERE m.room = $1 AND m.id > $2 AND m.id < $3 ORDER BY m.id ASC LIMIT $4"
+            );
+            let mut rows: Vec<StoredMessage> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(room)
+                .bind(after)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(&db.pool)
+                .await?;
+            rows.reverse();
+            rows
+        }
+    };
+    rows.reverse();
+    Ok(rows)
+}
+
+/// The number of stored messages in a room.
+pub async fn count(db: &Db, room: &str) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE room = $1")
+        .bind(room)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(n)
+}

@@ -1,0 +1,161 @@
+//! The `sessions` table: server-side sessions, looked up by the hash of the
+//! cookie's token.
+
+use sqlx::FromRow;
+
+use super::users::User;
+use super::{now_ms, Db};
+
+/// Sessions end after this long without use.
+pub const IDLE_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+/// `last_seen_at` is written at most this often per session.
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
+
+/// A signed-in browser or client.
+#[derive(Debug, Clone, FromRow)]
+pub struct Session {
+    pub id: i64,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+#[derive(FromRow)]
+struct SessionWithUser {
+    id: i64,
+    user_id: i64,
+    csrf_token: String,
+    user_agent: String,
+    created_at: i64,
+    last_seen_at: i64,
+    username: String,
+    password_hash: String,
+    email: Option<String>,
+    email_verified: i64,
+    avatar_hash: Option<String>,
+    user_created_at: i64,
+}
+
+/// Stores a new session.
+pub async fn create(
+    db: &Db,
+    user_id: i64,
+    token_hash: &str,
+    csrf_token: &str,
+    user_agent: &str,
+) -> sqlx::Result<Session> {
+    let now = now_ms();
+    sqlx::query_as(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, user_agent, created_at, last_seen_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) \
+         RETURNING id, user_id, csrf_token, user_agent, created_at, last_seen_at",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(csrf_token)
+    .bind(user_agent)
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await
+}
+
+/// The live session with this token hash and its user; refreshes `last_seen_at`.
+pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Session, User)>> {
+    let now = now_ms();
+    let row: Option<SessionWithUser> = sqlx::query_as(
+        "SELECT s.id, s.user_id, s.csrf_token, s.user_agent, s.created_at, s.last_seen_at, \
+                u.username, u.password_hash, u.email, u.email_verified, u.avatar_hash, \
+                u.created_at AS user_created_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.last_seen_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now - IDLE_LIFETIME_MS)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if now - row.last_seen_at > TOUCH_EVERY_MS {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(row.id)
+            .execute(&db.pool)
+            .await?;
+    }
+    let session = Session {
+        id: row.id,
+        user_id: row.user_id,
+        csrf_token: row.csrf_token,
+        user_agent: row.user_agent,
+        created_at: row.created_at,
+        last_seen_at: row.last_seen_at,
+    };
+    let user = User {
+        id: row.user_id,
+        username: row.username,
+        password_hash: row.password_hash,
+        email: row.email,
+        email_verified: row.email_verified != 0,
+        avatar_hash: row.avatar_hash,
+        created_at: row.user_created_at,
+    };
+    Ok(Some((session, user)))
+}
+
+/// Ends one session.
+pub async fn delete(db: &Db, session_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends one session of this user; false when it is not theirs or gone.
+pub async fn delete_of_user(db: &Db, user_id: i64, session_id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends every session of the user except `keep` (when given); returns the
+/// ids of the ended sessions.
+pub async fn delete_all_of_user(
+    db: &Db,
+    user_id: i64,
+    keep: Option<i64>,
+) -> sqlx::Result<Vec<i64>> {
+    let ids: Vec<(i64,)> = sqlx::query_as(
+        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING id",
+    )
+    .bind(user_id)
+    .bind(keep.unwrap_or(-1))
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
+}
+
+/// The user's live sessions, most recently used first.
+pub async fn list_for_user(db: &Db, user_id: i64) -> sqlx::Result<Vec<Session>> {
+    sqlx::query_as(
+        "SELECT id, user_id, csrf_token, user_agent, created_at, last_seen_at FROM sessions \
+         WHERE user_id = $1 AND last_seen_at > $2 ORDER BY last_seen_at DESC, id DESC",
+    )
+    .bind(user_id)
+    .bind(now_ms() - IDLE_LIFETIME_MS)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Removes sessions idle for longer than their lifetime.
+pub async fn purge_expired(db: &Db) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at <= $1")
+        .bind(now_ms() - IDLE_LIFETIME_MS)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,176 @@
+//! The `users` table.
+
+use sqlx::FromRow;
+
+use super::{is_unique_violation, now_ms, Db};
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub avatar_hash: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+    password_hash: String,
+    email: Option<String>,
+    email_verified: i64,
+    avatar_hash: Option<String>,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            username: row.username,
+            password_hash: row.password_hash,
+            email: row.email,
+            email_verified: row.email_verified != 0,
+            avatar_hash: row.avatar_hash,
+            created_at: row.created_at,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, username, password_hash, email, email_verified, avatar_hash, created_at";
+
+/// Why a write to `users` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserWriteError {
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The case-insensitive key of a username or email address.
+pub fn key(value: &str) -> String {
+    value.to_lowercase()
+}
+
+/// Inserts a new account; `email` starts unverified.
+pub async fn create(
+    db: &Db,
+    username: &str,
+    password_hash: &str,
+    email: Option<&str>,
+) -> Result<User, UserWriteError> {
+    let row: Result<UserRow, _> = sqlx::query_as(
+        "INSERT INTO users (username, username_key, password_hash, email, email_key, email_verified, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6) \
+         RETURNING id, username, password_hash, email, email_verified, avatar_hash, created_at",
+    )
+    .bind(username)
+    .bind(key(username))
+    .bind(password_hash)
+    .bind(email)
+    .bind(email.map(key))
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await;
+    match row {
+        Ok(row) => Ok(row.into()),
+        Err(err) if is_unique_violation(&err) => Err(UserWriteError::UsernameTaken),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn find_where(db: &Db, condition: &'static str, value: Bind) -> sqlx::Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE {condition}");
+    let query = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql));
+    let query = match value {
+        Bind::Int(v) => query.bind(v),
+        Bind::Text(v) => query.bind(v),
+    };
+    Ok(query.fetch_optional(&db.pool).await?.map(User::from))
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// The account with this id.
+pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<User>> {
+    find_where(db, "id = $1", Bind::Int(id)).await
+}
+
+/// The account with this username, in any letter case.
+pub async fn find_by_username(db: &Db, username: &str) -> sqlx::Result<Option<User>> {
+    find_where(db, "username_key = $1", Bind::Text(key(username))).await
+}
+
+/// The account whose verified address this is.
+pub async fn find_by_verified_email(db: &Db, email: &str) -> sqlx::Result<Option<User>> {
+    find_where(
+        db,
+        "email_key = $1 AND email_verified = 1",
+        Bind::Text(key(email)),
+    )
+    .await
+}
+
+/// The account a login name designates: a username, or a verified email.
+pub async fn find_for_login(db: &Db, login: &str) -> sqlx::Result<Option<User>> {
+    if login.contains('@') {
+        find_by_verified_email(db, login).await
+    } else {
+        find_by_username(db, login).await
+    }
+}
+
+/// Replaces the password hash.
+pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Makes `email` the verified recovery address of the account.
+pub async fn set_verified_email(db: &Db, user_id: i64, email: &str) -> Result<(), UserWriteError> {
+    let result = sqlx::query(
+        "UPDATE users SET email = $1, email_key = $2, email_verified = 1 WHERE id = $3",
+    )
+    .bind(email)
+    .bind(key(email))
+    .bind(user_id)
+    .execute(&db.pool)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if is_unique_violation(&err) => Err(UserWriteError::EmailTaken),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Removes the account; sessions, tokens and avatar go with it (foreign keys),
+/// messages stay with no author.
+pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
+    let mut tx = db.pool.begin().await?;
+    // Explicit deletes keep this correct even where foreign keys are off.
+    for sql in [
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM tokens WHERE user_id = $1",
+        "DELETE FROM avatars WHERE user_id = $1",
+        "UPDATE messages SET author_id = NULL WHERE author_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}

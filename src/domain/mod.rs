@@ -1,0 +1,12 @@
+//! Values that can only exist when valid: parse, don't validate.
+
+
+pub mod email;
+pub mod message_text;
+pub mod password;
+pub mod username;
+
+pub use email::Email;
+pub use message_text::MessageText;
+pub use password::Password;
+pub use username::Username;

@@ -1,0 +1,119 @@
+//! The one place where failures become HTTP statuses and JSON bodies.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Field name → human reason, for 422 answers.
+pub type FieldErrors = BTreeMap<&'static str, String>;
+
+/// Every failure a request can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("this request did not come from this site")]
+    CsrfRejected,
+    #[error("not found")]
+    NotFound,
+    #[error("that username is already taken")]
+    UsernameTaken,
+    #[error("that email address is already in use")]
+    EmailTaken,
+    #[error("the request body is too large")]
+    TooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("some fields are not valid")]
+    Validation(FieldErrors),
+    #[error("too many requests; try again later")]
+    RateLimited { retry_after: Duration },
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A 422 for one field.
+    pub fn field(field: &'static str, reason: impl Into<String>) -> Self {
+        let mut fields = FieldErrors::new();
+        fields.insert(field, reason.into());
+        AppError::Validation(fields)
+    }
+
+    /// Status and stable machine code of this error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            AppError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
+            AppError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            AppError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The `{code, message[, fields]}` object used by the API and socket acks.
+    pub fn body(&self) -> serde_json::Value {
+        let (_, code) = self.status_and_code();
+        let mut error = json!({ "code": code, "message": self.to_string() });
+        if let AppError::Validation(fields) = self {
+            error["fields"] = json!(fields);
+        }
+        error
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                AppError::Unavailable(err.to_string())
+            }
+            other => AppError::Internal(anyhow::Error::new(other).context("database")),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.status_and_code();
+        match &self {
+            AppError::Internal(err) => tracing::error!(error = ?err, "request failed"),
+            AppError::Unavailable(reason) => tracing::warn!(%reason, "service unavailable"),
+            _ => {}
+        }
+        let mut response = (status, Json(json!({ "error": self.body() }))).into_response();
+        if let AppError::RateLimited { retry_after } = &self {
+            let secs = retry_after.as_secs().max(1);
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// Result alias for handlers.
+pub type AppResult<T> = Result<T, AppError>;

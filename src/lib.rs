@@ -1,0 +1,168 @@
+//! chatroom: a self-hosted real-time chat server.
+//!
+//! [`Application::build`] is the only wiring: it binds the listener, opens
+//! the database, and assembles routes and layers. `main` and every test use
+//! the same path.
+
+pub mod accounts;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod mail;
+pub mod state;
+pub mod views;
+pub mod web;
+
+mod server;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{middleware, Extension, Router};
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+
+use crate::auth::rate_limit::RateLimits;
+use crate::chat::Chat;
+use crate::config::Config;
+use crate::db::Db;
+use crate::mail::{Mailer, Transport};
+use crate::state::{AppState, Inner};
+
+/// Largest JSON or form body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Why the server could not start; each names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("CHATROOM_BIND: cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("CHATROOM_DATABASE_URL: {0}")]
+    Database(#[from] db::ConnectError),
+    #[error("CHATROOM_SMTP_URL: {0}")]
+    Smtp(anyhow::Error),
+    #[error("CHATROOM_MAIL_FROM: {0}")]
+    MailFrom(String),
+    #[error("outbox directory: {0}")]
+    Outbox(anyhow::Error),
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    state: AppState,
+    io: SocketIo,
+}
+
+impl Application {
+    /// Binds, connects, migrates and assembles the app.
+    pub async fn build(mut config: Config) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|e| StartError::Bind(config.bind, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(config.bind, e))?;
+        // With port 0 the real port is only known now.
+        config.bind = addr;
+
+        let db = Db::connect(&config.database_url).await?;
+        let from = config
+            .mail_from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| StartError::MailFrom(e.to_string()))?;
+        let transport = match &config.smtp_url {
+            Some(url) => Transport::smtp(url.as_str()).map_err(StartError::Smtp)?,
+            None => Transport::outbox(config.data_dir().join("outbox")).map_err(StartError::Outbox)?,
+        };
+        let mailer = Mailer::new(db.clone(), config.smtp_url.is_none());
+        mail::spawn_worker(db.clone(), transport, from, mailer.wake_signal());
+
+        let (socket_layer, io) = SocketIo::builder()
+            .max_payload(64 * 1024)
+            .ping_interval(Duration::from_secs(20))
+            .ping_timeout(Duration::from_secs(20))
+            .build_layer();
+        let chat = Chat::start(io.clone(), db.clone(), config.chat_rate);
+        let limits = RateLimits::new(config.login_limit, config.register_limit);
+        let state = AppState::new(Inner {
+            config,
+            db,
+            limits,
+            mailer,
+            chat,
+        });
+        state.chat.register();
+        spawn_housekeeping(state.clone());
+        auth::password::warm_up();
+
+        let router = Router::new()
+            .merge(accounts::api::router())
+            .merge(accounts::pages::router())
+            .route("/healthz", get(web::health::healthz))
+            .route("/static/{*path}", get(web::assets::serve))
+            .route("/avatars/default/{file}", get(web::avatars::default))
+            .route("/avatars/{user_id}/{file}", get(web::avatars::photo))
+            .fallback(web::not_found)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(state.clone())
+            .layer(socket_layer)
+            .layer(Extension(state.clone()))
+            .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::origin_guard))
+            .layer(CompressionLayer::new())
+            .layer(middleware::from_fn_with_state(state.clone(), web::security::headers))
+            .layer(middleware::from_fn(server::log_request));
+
+        Ok(Application {
+            listener,
+            addr,
+            router,
+            state,
+            io,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (for tests and subcommands).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then closes live sockets and lets
+    /// in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        server::serve(self.listener, self.router, self.io, shutdown).await;
+    }
+}
+
+/// Periodic clean-up: expired sessions.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match db::sessions::purge_expired(&state.db).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "session clean-up failed"),
+            }
+        }
+    });
+}

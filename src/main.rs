@@ -1,0 +1,59 @@
+//! The `chatroom` binary: parse settings, start, run until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use chatroom::config::{Cli, Command, LogFormat};
+use chatroom::Application;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = match Application::build(cli.config).await {
+                Ok(app) => app,
+                Err(err) => {
+                    eprintln!("chatroom: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            tracing::info!(addr = %app.addr(), "chatroom listening on http://{}", app.addr());
+            app.run_until(shutdown_signal()).await;
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The HTTP/1.1 server loop: header timeout, WebSocket upgrades, client
+//! addresses, request logs and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// A client must send a complete request head within this time.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// In-flight requests get this long to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    io: SocketIo,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    // Every connection task holds a sender; when all are gone, all are done.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router
+            .clone()
+            .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                request
+            });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .with_upgrades();
+        let mut stop = stop_rx.clone();
+        let alive = alive_tx.clone();
+        tokio::spawn(async move {
+            let _alive = alive;
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = result {
+                tracing::debug!(error = %err, %peer, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down: closing live chat connections");
+    drop(listener);
+    io.close().await;
+    let _ = stop_tx.send(true);
+    drop(alive_tx);
+    if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv()).await.is_err() {
+        tracing::warn!("some connections did not finish in time");
+    }
+    tracing::info!("stopped");
+}
+
+/// One log line per request: method, path (never the query, which may hold
+/// tokens), status and latency.
+pub(crate) async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if path.starts_with("/socket.io") {
+        tracing::debug!(%method, %path, status, latency_ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, latency_ms, "request");
+    }
+    response
+}

@@ -1,0 +1,37 @@
+//! The state every handler shares; cheap to clone.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::auth::rate_limit::RateLimits;
+use crate::chat::Chat;
+use crate::config::Config;
+use crate::db::Db;
+use crate::mail::Mailer;
+
+/// Shared handles: configuration, database, limits, mail, live chat.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] points to.
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub limits: RateLimits,
+    pub mailer: Mailer,
+    pub chat: Chat,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
