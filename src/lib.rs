@@ -107,6 +107,7 @@ impl Application {
         let router = Router::new()
             .merge(accounts::api::router())
             .merge(accounts::pages::router())
+        .merge(chat::api::router())
             .route("/healthz", get(web::health::healthz))
             .route("/static/{*path}", get(web::assets::serve))
             .route("/avatars/default/{file}", get(web::avatars::default))

@@ -1,6 +1,7 @@
 //! Live chat over Socket.IO (SPEC §5): the connection gate, the events,
 //! presence and the message writer.
 
+pub mod api;
 mod events;
 pub mod history;
 pub mod presence;
