@@ -2,6 +2,7 @@
 //! a cookie-keeping HTTP client, and a Socket.IO client.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod sio;
 
 use std::path::PathBuf;
