@@ -22,6 +22,15 @@ skip() {
 echo "==> Rust tests (SQLite)"
 cargo test --all-targets -- --test-threads="${CHATROOM_TEST_THREADS:-4}"
 
+pg_url="${CHATROOM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_hostport="${pg_url#*@}"; pg_hostport="${pg_hostport%%/*}"
+if (exec 3<>"/dev/tcp/${pg_hostport%%:*}/${pg_hostport##*:}") 2>/dev/null; then
+  echo "==> Rust integration tests (PostgreSQL at $pg_hostport)"
+  CHATROOM_TEST_DATABASE=postgres cargo test --tests -- --test-threads="${CHATROOM_TEST_THREADS:-4}"
+else
+  skip "PostgreSQL integration tests (no server at $pg_hostport; set CHATROOM_TEST_POSTGRES_URL)"
+fi
+
 if [ -x e2e/run.sh ]; then
   if command -v node >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && [ -d e2e/node_modules ]; then
     echo "==> Browser tests (Chromium)"

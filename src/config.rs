@@ -53,7 +53,11 @@ pub struct Config {
     pub smtp_url: Option<Url>,
 
     /// Sender address of every mail.
-    #[arg(long, env = "CHATROOM_MAIL_FROM", default_value = "chatroom <noreply@localhost>")]
+    #[arg(
+        long,
+        env = "CHATROOM_MAIL_FROM",
+        default_value = "chatroom <noreply@localhost>"
+    )]
     pub mail_from: String,
 
     /// `Secure` attribute on cookies; defaults to true when the public URL is https.

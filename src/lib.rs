@@ -81,7 +81,9 @@ impl Application {
             .map_err(|e: lettre::address::AddressError| StartError::MailFrom(e.to_string()))?;
         let transport = match &config.smtp_url {
             Some(url) => Transport::smtp(url.as_str()).map_err(StartError::Smtp)?,
-            None => Transport::outbox(config.data_dir().join("outbox")).map_err(StartError::Outbox)?,
+            None => {
+                Transport::outbox(config.data_dir().join("outbox")).map_err(StartError::Outbox)?
+            }
         };
         let mailer = Mailer::new(db.clone(), config.smtp_url.is_none());
         mail::spawn_worker(db.clone(), transport, from, mailer.wake_signal());
@@ -107,7 +109,9 @@ impl Application {
         let router = Router::new()
             .merge(accounts::api::router())
             .merge(accounts::pages::router())
-        .merge(chat::api::router())
+            .merge(chat::api::router())
+            .merge(accounts::profile_pages::router())
+            .merge(accounts::recovery_pages::router())
             .route("/healthz", get(web::health::healthz))
             .route("/static/{*path}", get(web::assets::serve))
             .route("/avatars/default/{file}", get(web::avatars::default))
@@ -117,9 +121,15 @@ impl Application {
             .with_state(state.clone())
             .layer(socket_layer)
             .layer(Extension(state.clone()))
-            .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::origin_guard))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::csrf::origin_guard,
+            ))
             .layer(CompressionLayer::new())
-            .layer(middleware::from_fn_with_state(state.clone(), web::security::headers))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                web::security::headers,
+            ))
             .layer(middleware::from_fn(server::log_request));
 
         Ok(Application {

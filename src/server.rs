@@ -48,12 +48,14 @@ pub(crate) async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+        let service = router.clone().map_request(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request
-            });
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(peer));
+                request
+            },
+        );
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
@@ -79,7 +81,10 @@ pub(crate) async fn serve(
     io.close().await;
     let _ = stop_tx.send(true);
     drop(alive_tx);
-    if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections did not finish in time");
     }
     tracing::info!("stopped");

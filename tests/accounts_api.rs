@@ -11,7 +11,11 @@ async fn register_creates_user_and_signs_in() {
     let client = app.client();
     let name = unique_name("Alice");
     let response = app
-        .post_json(&client, "/api/v1/auth/register", json!({"username": name, "password": PASSWORD}))
+        .post_json(
+            &client,
+            "/api/v1/auth/register",
+            json!({"username": name, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), 201);
     let cookie = response
@@ -28,11 +32,24 @@ async fn register_creates_user_and_signs_in() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["username"], name.as_str());
     assert!(body["user"]["id"].is_i64());
-    assert!(body["user"]["avatar_url"].as_str().unwrap().starts_with("/avatars/"));
+    assert!(body["user"]["avatar_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("/avatars/"));
     assert!(body["user"]["created_at"].as_str().unwrap().ends_with('Z'));
-    assert!(body["user"].get("email").is_none(), "only /me shows the email");
+    assert!(
+        body["user"].get("email").is_none(),
+        "only /me shows the email"
+    );
 
-    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let me: Value = client
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["username"], name.as_str());
     assert_eq!(me["user"]["email"], Value::Null);
     assert_eq!(me["user"]["email_verified"], false);
@@ -40,12 +57,23 @@ async fn register_creates_user_and_signs_in() {
 
 #[tokio::test]
 async fn secure_cookies_follow_an_https_public_url() {
-    let app = spawn_with(|c| c.public_url = Some("https://chat.example.com".parse().unwrap())).await;
+    let app =
+        spawn_with(|c| c.public_url = Some("https://chat.example.com".parse().unwrap())).await;
     let response = app
-        .post_json(&app.client(), "/api/v1/auth/register", json!({"username": unique_name("sec"), "password": PASSWORD}))
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/register",
+            json!({"username": unique_name("sec"), "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), 201);
-    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(response.headers().contains_key("strict-transport-security"));
 }
@@ -56,21 +84,47 @@ async fn registration_rules_are_enforced_per_field() {
     let client = app.client();
     let cases = [
         (json!({"username": "ab", "password": PASSWORD}), "username"),
-        (json!({"username": "bad name!", "password": PASSWORD}), "username"),
-        (json!({"username": "x".repeat(33), "password": PASSWORD}), "username"),
-        (json!({"username": unique_name("u"), "password": "short"}), "password"),
-        (json!({"username": unique_name("u"), "password": "password1234"}), "password"),
-        (json!({"username": "carol_smith", "password": "carol_smith_is_here_2024!"}), "password"),
-        (json!({"username": unique_name("u"), "password": "Zq9!".repeat(65)}), "password"),
-        (json!({"username": unique_name("u"), "password": PASSWORD, "email": "not-an-email"}), "email"),
+        (
+            json!({"username": "bad name!", "password": PASSWORD}),
+            "username",
+        ),
+        (
+            json!({"username": "x".repeat(33), "password": PASSWORD}),
+            "username",
+        ),
+        (
+            json!({"username": unique_name("u"), "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"username": unique_name("u"), "password": "password1234"}),
+            "password",
+        ),
+        (
+            json!({"username": "carol_smith", "password": "carol_smith_is_here_2024!"}),
+            "password",
+        ),
+        (
+            json!({"username": unique_name("u"), "password": "Zq9!".repeat(65)}),
+            "password",
+        ),
+        (
+            json!({"username": unique_name("u"), "password": PASSWORD, "email": "not-an-email"}),
+            "email",
+        ),
     ];
     for (body, field) in cases {
-        let response = app.post_json(&client, "/api/v1/auth/register", body.clone()).await;
+        let response = app
+            .post_json(&client, "/api/v1/auth/register", body.clone())
+            .await;
         assert_eq!(response.status(), 422, "{body}");
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "validation_failed");
         assert!(error["error"]["message"].is_string());
-        assert!(error["error"]["fields"][field].is_string(), "{body} → {error}");
+        assert!(
+            error["error"]["fields"][field].is_string(),
+            "{body} → {error}"
+        );
     }
 }
 
@@ -80,7 +134,11 @@ async fn usernames_are_unique_ignoring_case_but_shown_as_typed() {
     let name = unique_name("MixedCase");
     app.register(&name).await;
     let response = app
-        .post_json(&app.client(), "/api/v1/auth/register", json!({"username": name.to_lowercase(), "password": PASSWORD}))
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/register",
+            json!({"username": name.to_lowercase(), "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), 409);
     let error: Value = response.json().await.unwrap();
@@ -102,7 +160,12 @@ async fn usernames_are_unique_ignoring_case_but_shown_as_typed() {
 #[tokio::test]
 async fn unknown_user_is_404_json() {
     let app = spawn_app().await;
-    let response = app.client().get(app.url("/api/v1/users/nobody_here")).send().await.unwrap();
+    let response = app
+        .client()
+        .get(app.url("/api/v1/users/nobody_here"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "not_found");
@@ -120,16 +183,40 @@ async fn login_and_logout_round_trip() {
     assert_eq!(error["error"]["code"], "unauthenticated");
 
     let response = app
-        .post_json(&client, "/api/v1/auth/login", json!({"username": name.to_uppercase(), "password": PASSWORD}))
+        .post_json(
+            &client,
+            "/api/v1/auth/login",
+            json!({"username": name.to_uppercase(), "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["username"], name.as_str());
-    assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    let response = client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
+    let response = client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -139,10 +226,18 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     app.register(&name).await;
     let client = app.client();
     let wrong = app
-        .post_json(&client, "/api/v1/auth/login", json!({"username": name, "password": "wrong password here"}))
+        .post_json(
+            &client,
+            "/api/v1/auth/login",
+            json!({"username": name, "password": "wrong password here"}),
+        )
         .await;
     let unknown = app
-        .post_json(&client, "/api/v1/auth/login", json!({"username": "no_such_user", "password": "wrong password here"}))
+        .post_json(
+            &client,
+            "/api/v1/auth/login",
+            json!({"username": "no_such_user", "password": "wrong password here"}),
+        )
         .await;
     assert_eq!(wrong.status(), 401);
     assert_eq!(unknown.status(), 401);
@@ -157,11 +252,19 @@ async fn login_rotates_the_session_id_and_kills_the_old_one() {
     let name = unique_name("dave");
     let client = app.client();
     let registered = app
-        .post_json(&client, "/api/v1/auth/register", json!({"username": name, "password": PASSWORD}))
+        .post_json(
+            &client,
+            "/api/v1/auth/register",
+            json!({"username": name, "password": PASSWORD}),
+        )
         .await;
     let first = cookie_from(&registered).unwrap();
     let login = app
-        .post_json(&client, "/api/v1/auth/login", json!({"username": name, "password": PASSWORD}))
+        .post_json(
+            &client,
+            "/api/v1/auth/login",
+            json!({"username": name, "password": PASSWORD}),
+        )
         .await;
     let second = cookie_from(&login).unwrap();
     assert_ne!(first, second, "a new id at login");
@@ -179,14 +282,29 @@ async fn logged_out_cookie_is_dead_server_side() {
     let app = spawn_app().await;
     let (_, _, cookie) = app.user_with_cookie("erin").await;
     let raw = reqwest::Client::new();
-    let me = raw.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    let me = raw
+        .get(app.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), 200);
-    let out = raw.post(app.url("/api/v1/auth/logout")).header("cookie", &cookie).send().await.unwrap();
+    let out = raw
+        .post(app.url("/api/v1/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), 204);
     let clear = out.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(clear.contains("Max-Age=0"));
     // Replaying the old cookie does not work.
-    let me = raw.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    let me = raw
+        .get(app.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), 401);
 }
 
@@ -194,8 +312,17 @@ async fn logged_out_cookie_is_dead_server_side() {
 async fn forged_or_garbage_session_cookies_are_unauthenticated() {
     let app = spawn_app().await;
     let raw = reqwest::Client::new();
-    for cookie in ["chatroom_session=", "chatroom_session=abc", &format!("chatroom_session={}", "x".repeat(5000))] {
-        let me = raw.get(app.url("/api/v1/me")).header("cookie", cookie).send().await.unwrap();
+    for cookie in [
+        "chatroom_session=",
+        "chatroom_session=abc",
+        &format!("chatroom_session={}", "x".repeat(5000)),
+    ] {
+        let me = raw
+            .get(app.url("/api/v1/me"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(me.status(), 401, "{}", &cookie[..cookie.len().min(40)]);
     }
 }
@@ -245,7 +372,11 @@ async fn foreign_origin_writes_are_rejected() {
     let own = app.browser();
     let ok = app.post_json(&own, "/api/v1/auth/register", body).await;
     assert_eq!(ok.status(), 201);
-    let plain = client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
+    let plain = client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(plain.status(), 204);
 }
 
@@ -257,15 +388,27 @@ async fn failed_logins_are_limited_per_address_with_retry_after() {
     let client = app.client();
     for attempt in 0..20 {
         let response = app
-            .post_json(&client, "/api/v1/auth/login", json!({"username": format!("{name}{attempt}"), "password": "nope nope nope"}))
+            .post_json(
+                &client,
+                "/api/v1/auth/login",
+                json!({"username": format!("{name}{attempt}"), "password": "nope nope nope"}),
+            )
             .await;
         assert_eq!(response.status(), 401, "attempt {attempt}");
     }
     let response = app
-        .post_json(&client, "/api/v1/auth/login", json!({"username": name, "password": PASSWORD}))
+        .post_json(
+            &client,
+            "/api/v1/auth/login",
+            json!({"username": name, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), 429);
-    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 900);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "rate_limited");
@@ -283,7 +426,11 @@ async fn failed_logins_are_limited_per_account_across_addresses() {
             .build()
             .unwrap();
         let response = app
-            .post_json(&client, "/api/v1/auth/login", json!({"username": name, "password": "wrong guess number"}))
+            .post_json(
+                &client,
+                "/api/v1/auth/login",
+                json!({"username": name, "password": "wrong guess number"}),
+            )
             .await;
         assert_eq!(response.status(), 401);
     }
@@ -292,15 +439,27 @@ async fn failed_logins_are_limited_per_account_across_addresses() {
         .build()
         .unwrap();
     let response = app
-        .post_json(&fresh, "/api/v1/auth/login", json!({"username": name, "password": PASSWORD}))
+        .post_json(
+            &fresh,
+            "/api/v1/auth/login",
+            json!({"username": name, "password": PASSWORD}),
+        )
         .await;
-    assert_eq!(response.status(), 429, "the account is throttled from any address");
+    assert_eq!(
+        response.status(),
+        429,
+        "the account is throttled from any address"
+    );
     assert!(response.headers().contains_key("retry-after"));
     // Another account from that address is not affected.
     let other = unique_name("bystander");
     app.register(&other).await;
     let response = app
-        .post_json(&fresh, "/api/v1/auth/login", json!({"username": other, "password": PASSWORD}))
+        .post_json(
+            &fresh,
+            "/api/v1/auth/login",
+            json!({"username": other, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), 200);
 }
@@ -312,7 +471,11 @@ async fn registration_is_rate_limited_per_address() {
         app.register(&unique_name("reg")).await;
     }
     let response = app
-        .post_json(&app.client(), "/api/v1/auth/register", json!({"username": unique_name("reg"), "password": PASSWORD}))
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/register",
+            json!({"username": unique_name("reg"), "password": PASSWORD}),
+        )
         .await;
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
@@ -324,20 +487,28 @@ async fn malformed_bodies_get_clear_4xx_errors() {
     let client = app.client();
     let url = app.url("/api/v1/auth/register");
     let send = |body: &'static str, content_type: &'static str| {
-        client.post(&url).header("content-type", content_type).body(body).send()
+        client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
     let syntax = send("{\"username\": ", "application/json").await.unwrap();
     assert_eq!(syntax.status(), 400);
     let error: Value = syntax.json().await.unwrap();
     assert_eq!(error["error"]["code"], "invalid_json");
 
-    let wrong_type = send("{\"username\": 5, \"password\": []}", "application/json").await.unwrap();
+    let wrong_type = send("{\"username\": 5, \"password\": []}", "application/json")
+        .await
+        .unwrap();
     assert_eq!(wrong_type.status(), 422);
     let error: Value = wrong_type.json().await.unwrap();
     assert_eq!(error["error"]["code"], "validation_failed");
     assert!(error["error"]["fields"]["username"].is_string());
 
-    let missing = send("{\"username\": \"someone\"}", "application/json").await.unwrap();
+    let missing = send("{\"username\": \"someone\"}", "application/json")
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 422);
     let error: Value = missing.json().await.unwrap();
     assert!(error["error"]["fields"]["password"].is_string(), "{error}");
@@ -345,12 +516,17 @@ async fn malformed_bodies_get_clear_4xx_errors() {
     let not_object = send("[1,2,3]", "application/json").await.unwrap();
     assert_eq!(not_object.status(), 422);
 
-    let wrong_media = send("username=x", "application/x-www-form-urlencoded").await.unwrap();
+    let wrong_media = send("username=x", "application/x-www-form-urlencoded")
+        .await
+        .unwrap();
     assert_eq!(wrong_media.status(), 415);
     let error: Value = wrong_media.json().await.unwrap();
     assert_eq!(error["error"]["code"], "unsupported_media_type");
 
-    let huge = format!("{{\"username\": \"{}\", \"password\": \"x\"}}", "a".repeat(200_000));
+    let huge = format!(
+        "{{\"username\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(200_000)
+    );
     let too_large = client
         .post(&url)
         .header("content-type", "application/json")
@@ -375,19 +551,38 @@ async fn malformed_bodies_get_clear_4xx_errors() {
 #[tokio::test]
 async fn unknown_api_routes_are_json_404() {
     let app = spawn_app().await;
-    let response = app.client().get(app.url("/api/v1/nothing/here")).send().await.unwrap();
+    let response = app
+        .client()
+        .get(app.url("/api/v1/nothing/here"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "not_found");
-    let page = app.client().get(app.url("/no-such-page")).send().await.unwrap();
+    let page = app
+        .client()
+        .get(app.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 404);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
 }
 
 #[tokio::test]
 async fn every_response_carries_security_headers() {
     let app = spawn_app().await;
-    for path in ["/login", "/healthz", "/api/v1/me", "/static/css/app.css", "/nope"] {
+    for path in [
+        "/login",
+        "/healthz",
+        "/api/v1/me",
+        "/static/css/app.css",
+        "/nope",
+    ] {
         let response = app.client().get(app.url(path)).send().await.unwrap();
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();

@@ -10,7 +10,9 @@ use common::{spawn_app, spawn_with, TestApp};
 use serde_json::{json, Value};
 
 async fn connect(app: &TestApp, cookie: &str) -> SioClient {
-    sio::connect(&app.base, Some(cookie), None).await.expect("socket connects")
+    sio::connect(&app.base, Some(cookie), None)
+        .await
+        .expect("socket connects")
 }
 
 async fn send(client: &mut SioClient, text: &str) -> Value {
@@ -24,7 +26,9 @@ async fn handshake_without_a_session_is_refused() {
     let app = spawn_app().await;
     for cookie in [None, Some("chatroom_session=forged")] {
         match sio::connect(&app.base, cookie, None).await {
-            Err(ConnectError::Refused(payload)) => assert_eq!(payload, json!({"message": "unauthenticated"})),
+            Err(ConnectError::Refused(payload)) => {
+                assert_eq!(payload, json!({"message": "unauthenticated"}))
+            }
             Err(other) => panic!("expected a connect error, got {other:?}"),
             Ok(_) => panic!("connected without a session"),
         }
@@ -63,7 +67,10 @@ async fn two_users_see_each_others_messages_with_the_same_ids() {
     let received = bob.next("message").await;
     assert_eq!(received, acked, "broadcast equals the ack");
     let echoed = alice.next("message").await;
-    assert_eq!(echoed["id"], acked["id"], "the sender gets the broadcast too");
+    assert_eq!(
+        echoed["id"], acked["id"],
+        "the sender gets the broadcast too"
+    );
 
     let second = send(&mut alice, "again").await;
     assert!(second["id"].as_i64() > acked["id"].as_i64());
@@ -93,7 +100,11 @@ async fn invalid_messages_get_error_acks_and_the_socket_stays() {
     let ok = send(&mut client, &"é".repeat(2000)).await;
     assert_eq!(ok["text"].as_str().unwrap().chars().count(), 2000);
     let history = client.call("history", json!({})).await;
-    assert_eq!(history["messages"].as_array().unwrap().len(), 1, "nothing invalid was stored");
+    assert_eq!(
+        history["messages"].as_array().unwrap().len(),
+        1,
+        "nothing invalid was stored"
+    );
 }
 
 #[tokio::test]
@@ -103,13 +114,18 @@ async fn chat_rate_limit_answers_rate_limited() {
     let mut client = connect(&app, &cookie).await;
     let mut limited = 0;
     for i in 0..30 {
-        let ack = client.call("message", json!({ "text": format!("m{i}") })).await;
+        let ack = client
+            .call("message", json!({ "text": format!("m{i}") }))
+            .await;
         if ack["ok"] == false {
             assert_eq!(ack["error"]["code"], "rate_limited");
             limited += 1;
         }
     }
-    assert!(limited >= 15, "a burst of 30 at 1/s is mostly refused ({limited})");
+    assert!(
+        limited >= 15,
+        "a burst of 30 at 1/s is mostly refused ({limited})"
+    );
     let history = client.call("history", json!({"limit": 100})).await;
     assert_eq!(history["messages"].as_array().unwrap().len(), 30 - limited);
 }
@@ -121,19 +137,36 @@ async fn history_pages_before_and_after_and_rest_agrees() {
     let mut client = connect(&app, &cookie).await;
     let mut ids = Vec::new();
     for i in 0..120 {
-        ids.push(send(&mut client, &format!("message {i}")).await["id"].as_i64().unwrap());
+        ids.push(
+            send(&mut client, &format!("message {i}")).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     let ids_of = |v: &Value| -> Vec<i64> {
-        v["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect()
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_i64().unwrap())
+            .collect()
     };
     let latest = client.call("history", json!({})).await;
     assert_eq!(latest["ok"], true);
-    assert_eq!(ids_of(&latest), ids[70..].to_vec(), "newest 50, oldest first");
+    assert_eq!(
+        ids_of(&latest),
+        ids[70..].to_vec(),
+        "newest 50, oldest first"
+    );
 
-    let before = client.call("history", json!({"before": ids[70], "limit": 30})).await;
+    let before = client
+        .call("history", json!({"before": ids[70], "limit": 30}))
+        .await;
     assert_eq!(ids_of(&before), ids[40..70].to_vec());
 
-    let after = client.call("history", json!({"after": ids[10], "limit": 5})).await;
+    let after = client
+        .call("history", json!({"after": ids[10], "limit": 5}))
+        .await;
     assert_eq!(ids_of(&after), ids[11..16].to_vec());
 
     let capped = client.call("history", json!({"limit": 1000})).await;
@@ -145,20 +178,33 @@ async fn history_pages_before_and_after_and_rest_agrees() {
 
     let http = app.client();
     let login = app
-        .post_json(&http, "/api/v1/auth/login", json!({"username": name, "password": common::PASSWORD}))
+        .post_json(
+            &http,
+            "/api/v1/auth/login",
+            json!({"username": name, "password": common::PASSWORD}),
+        )
         .await;
     assert_eq!(login.status(), 200);
     let rest: Value = http
-        .get(app.url(&format!("/api/v1/rooms/global/messages?before={}&limit=30", ids[70])))
+        .get(app.url(&format!(
+            "/api/v1/rooms/global/messages?before={}&limit=30",
+            ids[70]
+        )))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(rest["messages"], before["messages"], "REST and socket history agree");
+    assert_eq!(
+        rest["messages"], before["messages"],
+        "REST and socket history agree"
+    );
     let rest_after: Value = http
-        .get(app.url(&format!("/api/v1/rooms/global/messages?after={}&limit=5", ids[10])))
+        .get(app.url(&format!(
+            "/api/v1/rooms/global/messages?after={}&limit=5",
+            ids[10]
+        )))
         .send()
         .await
         .unwrap()
@@ -167,11 +213,24 @@ async fn history_pages_before_and_after_and_rest_agrees() {
         .unwrap();
     assert_eq!(rest_after["messages"], after["messages"]);
 
-    let invalid = http.get(app.url("/api/v1/rooms/global/messages?limit=abc")).send().await.unwrap();
+    let invalid = http
+        .get(app.url("/api/v1/rooms/global/messages?limit=abc"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(invalid.status(), 422);
-    let other_room = http.get(app.url("/api/v1/rooms/elsewhere/messages")).send().await.unwrap();
+    let other_room = http
+        .get(app.url("/api/v1/rooms/elsewhere/messages"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other_room.status(), 404);
-    let anonymous = app.client().get(app.url("/api/v1/rooms/global/messages")).send().await.unwrap();
+    let anonymous = app
+        .client()
+        .get(app.url("/api/v1/rooms/global/messages"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
 
@@ -187,32 +246,51 @@ async fn presence_lists_each_user_once_and_announces_changes() {
     assert_eq!(first["online"][0]["username"], alice_name.as_str());
     assert!(first["online"][0]["avatar_url"].is_string());
     // Alice's own arrival may be announced; drain it.
-    let _ = alice.next_within("presence_diff", Duration::from_millis(600)).await;
+    let _ = alice
+        .next_within("presence_diff", Duration::from_millis(600))
+        .await;
 
     let bob_tab1 = connect(&app, &bob_cookie).await;
     let diff = alice.next("presence_diff").await;
-    assert_eq!(diff["joined"], json!([{ "id": bob_id, "username": bob_name, "avatar_url": diff["joined"][0]["avatar_url"] }]));
+    assert_eq!(
+        diff["joined"],
+        json!([{ "id": bob_id, "username": bob_name, "avatar_url": diff["joined"][0]["avatar_url"] }])
+    );
     assert_eq!(diff["count"], 2);
 
     let mut bob_tab2 = connect(&app, &bob_cookie).await;
     assert!(
-        alice.next_within("presence_diff", Duration::from_millis(800)).await.is_none(),
+        alice
+            .next_within("presence_diff", Duration::from_millis(800))
+            .await
+            .is_none(),
         "a second tab is not news"
     );
     let listed = bob_tab2.call("presence", json!({})).await;
     assert_eq!(listed["ok"], true);
     assert_eq!(listed["count"], 2, "bob is listed once: {listed}");
-    let ids: Vec<i64> = listed["online"].as_array().unwrap().iter().map(|u| u["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = listed["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_i64().unwrap())
+        .collect();
     assert!(ids.contains(&alice_id) && ids.contains(&bob_id));
 
     bob_tab1.close();
     assert!(
-        alice.next_within("presence_diff", Duration::from_millis(800)).await.is_none(),
+        alice
+            .next_within("presence_diff", Duration::from_millis(800))
+            .await
+            .is_none(),
         "bob still has a tab open"
     );
     bob_tab2.close();
     let diff = alice.next("presence_diff").await;
-    assert_eq!(diff["left"], json!([{ "id": bob_id, "username": bob_name }]));
+    assert_eq!(
+        diff["left"],
+        json!([{ "id": bob_id, "username": bob_name }])
+    );
     assert_eq!(diff["count"], 1);
 }
 
@@ -225,8 +303,14 @@ async fn typing_reaches_others_but_not_the_typist() {
     let bob = connect(&app, &bob_cookie).await;
     alice.emit("typing", json!({}));
     let typing = bob.next("typing").await;
-    assert_eq!(typing, json!({ "user": { "id": alice_id, "username": alice_name } }));
-    assert!(alice.next_within("typing", Duration::from_millis(400)).await.is_none());
+    assert_eq!(
+        typing,
+        json!({ "user": { "id": alice_id, "username": alice_name } })
+    );
+    assert!(alice
+        .next_within("typing", Duration::from_millis(400))
+        .await
+        .is_none());
 }
 
 #[tokio::test]
@@ -243,11 +327,17 @@ async fn logout_disconnects_that_sessions_sockets_only() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert!(doomed.closed_within(Duration::from_secs(5)).await, "logged-out socket is closed");
+    assert!(
+        doomed.closed_within(Duration::from_secs(5)).await,
+        "logged-out socket is closed"
+    );
     assert!(!survivor.closed_within(Duration::from_millis(300)).await);
     send(&mut survivor, "still here").await;
     // The dead cookie cannot reconnect.
-    assert!(matches!(sio::connect(&app.base, Some(&cookie), None).await, Err(ConnectError::Refused(_))));
+    assert!(matches!(
+        sio::connect(&app.base, Some(&cookie), None).await,
+        Err(ConnectError::Refused(_))
+    ));
 }
 
 #[tokio::test]
@@ -260,13 +350,23 @@ async fn unknown_events_and_garbage_frames_do_not_hurt_anyone() {
     let ack = client.call("no_such_event", json!({"x": 1})).await;
     assert_eq!(ack["ok"], false);
     assert_eq!(ack["error"]["code"], "unknown_event");
-    let ack = client.call("history", json!({"limit": {"deep": [1, 2]}})).await;
+    let ack = client
+        .call("history", json!({"limit": {"deep": [1, 2]}}))
+        .await;
     assert_eq!(ack["ok"], false);
 
     // Garbage from one client only ends that client, if anything.
     let (_, _, rogue_cookie) = app.user_with_cookie("rogue").await;
     let rogue = connect(&app, &rogue_cookie).await;
-    for frame in ["42[", "42{\"a\":1}", "4", "9999", "42[123]", "\u{0}\u{1}", "43abc[]"] {
+    for frame in [
+        "42[",
+        "42{\"a\":1}",
+        "4",
+        "9999",
+        "42[123]",
+        "\u{0}\u{1}",
+        "43abc[]",
+    ] {
         rogue.send_raw(frame);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -298,7 +398,9 @@ async fn fifty_concurrent_senders_every_message_stored_once_same_order_everywher
             tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for i in 0..EACH {
-                    let ack = client.call("message", json!({ "text": format!("s{s} m{i}") })).await;
+                    let ack = client
+                        .call("message", json!({ "text": format!("s{s} m{i}") }))
+                        .await;
                     assert_eq!(ack["ok"], true, "{ack}");
                     acked.push(ack["message"]["id"].as_i64().unwrap());
                 }
@@ -324,12 +426,20 @@ async fn fifty_concurrent_senders_every_message_stored_once_same_order_everywher
         for _ in 0..total {
             seen.push(listener.next("message").await["id"].as_i64().unwrap());
         }
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "delivered in id order");
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "delivered in id order"
+        );
         orders.push(seen);
     }
-    assert!(orders.windows(2).all(|w| w[0] == w[1]), "everyone saw the same order");
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "everyone saw the same order"
+    );
     assert_eq!(orders[0], all_acked);
-    let stored = chatroom::db::messages::count(&app.state.db, "global").await.unwrap();
+    let stored = chatroom::db::messages::count(&app.state.db, "global")
+        .await
+        .unwrap();
     assert_eq!(stored as usize, total, "each message stored exactly once");
 }
 
@@ -341,16 +451,38 @@ async fn long_polling_transport_works() {
     let mut ws = connect(&app, &ws_cookie).await;
     let http = reqwest::Client::new();
     let base = app.url("/socket.io/?EIO=4&transport=polling");
-    let open = http.get(&base).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let open = http
+        .get(&base)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(open.starts_with('0'), "{open}");
     let handshake: Value = serde_json::from_str(&open[1..]).unwrap();
     let sid = handshake["sid"].as_str().unwrap().to_owned();
     let session_url = format!("{base}&sid={sid}");
-    let post = http.post(&session_url).header("cookie", &cookie).body("40").send().await.unwrap();
+    let post = http
+        .post(&session_url)
+        .header("cookie", &cookie)
+        .body("40")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(post.status(), 200);
     let mut buffer = String::new();
     for _ in 0..5 {
-        let got = http.get(&session_url).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let got = http
+            .get(&session_url)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         buffer.push_str(&got);
         buffer.push('\u{1e}');
         if buffer.contains("\"presence\"") {
@@ -358,7 +490,10 @@ async fn long_polling_transport_works() {
         }
     }
     assert!(buffer.contains("40{"), "namespace connected: {buffer}");
-    assert!(buffer.contains("\"presence\""), "presence list arrived: {buffer}");
+    assert!(
+        buffer.contains("\"presence\""),
+        "presence list arrived: {buffer}"
+    );
     // Send a message with an ack over polling.
     let post = http
         .post(&session_url)
@@ -370,13 +505,24 @@ async fn long_polling_transport_works() {
     assert_eq!(post.status(), 200);
     let mut replies = String::new();
     for _ in 0..5 {
-        let got = http.get(&session_url).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let got = http
+            .get(&session_url)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         replies.push_str(&got);
         if replies.contains("431[") {
             break;
         }
     }
-    assert!(replies.contains("431[{") && replies.contains("\"ok\":true"), "{replies}");
+    assert!(
+        replies.contains("431[{") && replies.contains("\"ok\":true"),
+        "{replies}"
+    );
     let seen = ws.next("message").await;
     assert_eq!(seen["text"], "via polling");
     let _ = ws.call("presence", json!({})).await;

@@ -23,18 +23,30 @@ async fn register(base: &str, name: &str) -> String {
 #[tokio::test]
 async fn acknowledged_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/chat.db", dir.path().display());
-    let envs = [("CHATROOM_DATABASE_URL", db.as_str()), ("CHATROOM_CHAT_RATE", "100000")];
+    let (schema, db) = if common::on_postgres() {
+        let (schema, url) = common::fresh_postgres_schema().await;
+        (Some(schema), url)
+    } else {
+        (None, format!("sqlite://{}/chat.db", dir.path().display()))
+    };
+    let envs = [
+        ("CHATROOM_DATABASE_URL", db.as_str()),
+        ("CHATROOM_CHAT_RATE", "100000"),
+    ];
     let mut server = start(dir.path(), &envs);
     let cookie = register(&server.base, &unique_name("durable")).await;
-    let mut client = sio::connect(&server.base, Some(&cookie), None).await.unwrap();
+    let client = sio::connect(&server.base, Some(&cookie), None)
+        .await
+        .unwrap();
 
     // Fire messages concurrently from several sockets; kill the server while
     // many are still in flight.
     let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel::<(i64, String)>();
     let mut tasks = Vec::new();
     for s in 0..4 {
-        let mut socket = sio::connect(&server.base, Some(&cookie), None).await.unwrap();
+        let mut socket = sio::connect(&server.base, Some(&cookie), None)
+            .await
+            .unwrap();
         let tx = ack_tx.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..400 {
@@ -60,7 +72,11 @@ async fn acknowledged_messages_survive_sigkill() {
     for task in tasks {
         let _ = task.await;
     }
-    assert!(acked.len() >= 300, "the burst was under way ({})", acked.len());
+    assert!(
+        acked.len() >= 300,
+        "the burst was under way ({})",
+        acked.len()
+    );
     client.close();
 
     let server = start(dir.path(), &envs);
@@ -77,7 +93,10 @@ async fn acknowledged_messages_survive_sigkill() {
     let mut after = 0;
     loop {
         let page: Value = http
-            .get(format!("{}/api/v1/rooms/global/messages?after={after}&limit=100", server.base))
+            .get(format!(
+                "{}/api/v1/rooms/global/messages?after={after}&limit=100",
+                server.base
+            ))
             .header("cookie", &cookie)
             .send()
             .await
@@ -90,7 +109,12 @@ async fn acknowledged_messages_survive_sigkill() {
             break;
         }
         after = messages.last().unwrap()["id"].as_i64().unwrap();
-        stored.extend(messages.into_iter().map(|m| (m["id"].as_i64().unwrap(), m["text"].as_str().unwrap().to_owned())));
+        stored.extend(messages.into_iter().map(|m| {
+            (
+                m["id"].as_i64().unwrap(),
+                m["text"].as_str().unwrap().to_owned(),
+            )
+        }));
     }
     let mut texts: Vec<&String> = stored.iter().map(|(_, t)| t).collect();
     texts.sort();
@@ -98,7 +122,14 @@ async fn acknowledged_messages_survive_sigkill() {
     texts.dedup();
     assert_eq!(before, texts.len(), "no message stored twice");
     for pair in &acked {
-        assert!(stored.contains(pair), "acknowledged {pair:?} is in the history");
+        assert!(
+            stored.contains(pair),
+            "acknowledged {pair:?} is in the history"
+        );
+    }
+    drop(server);
+    if let Some(schema) = schema {
+        common::drop_schema(schema);
     }
 }
 
@@ -113,17 +144,25 @@ async fn acked_user(base: &str, cookie: &str) -> String {
         .json()
         .await
         .unwrap();
-    me["user"]["username"].as_str().expect("session survived the restart").to_owned()
+    me["user"]["username"]
+        .as_str()
+        .expect("session survived the restart")
+        .to_owned()
 }
 
 #[tokio::test]
 async fn sigterm_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), &[]);
-    let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let pid = server.child.id().to_string();
-    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -131,7 +170,10 @@ async fn sigterm_shuts_down_gracefully() {
             assert!(exit.success(), "exit status {exit:?}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "did not stop after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not stop after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -143,11 +185,16 @@ fn runs_from_any_directory_and_creates_its_database() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         for path in ["/healthz", "/login", "/static/css/app.css"] {
-            let response = reqwest::get(format!("{}{path}", server.base)).await.unwrap();
+            let response = reqwest::get(format!("{}{path}", server.base))
+                .await
+                .unwrap();
             assert_eq!(response.status(), 200, "{path}");
         }
     });
-    assert!(dir.path().join("data/chatroom.db").exists(), "default sqlite://data/chatroom.db");
+    assert!(
+        dir.path().join("data/chatroom.db").exists(),
+        "default sqlite://data/chatroom.db"
+    );
     assert!(dir.path().join("data/outbox").is_dir());
 }
 
@@ -156,7 +203,11 @@ fn bad_settings_exit_2_with_a_one_line_error_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("CHATROOM_DATABASE_URL", "mysql://nope", "database"),
-        ("CHATROOM_DATABASE_URL", "postgres://127.0.0.1:1/none?connect_timeout=2", "CHATROOM_DATABASE_URL"),
+        (
+            "CHATROOM_DATABASE_URL",
+            "postgres://127.0.0.1:1/none?connect_timeout=2",
+            "CHATROOM_DATABASE_URL",
+        ),
         ("CHATROOM_PUBLIC_URL", "not a url", "public"),
         ("CHATROOM_BIND", "nowhere", "bind"),
         ("CHATROOM_SMTP_URL", "ftp://x", "smtp"),

@@ -3,4 +3,8 @@
 
 pub mod api;
 pub mod pages;
+pub mod profile;
+pub mod profile_pages;
+pub mod recovery;
+pub mod recovery_pages;
 pub mod service;

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -66,7 +66,11 @@ pub fn see_other(location: &'static str, cookie: Option<HeaderValue>) -> Respons
 }
 
 /// Renders a page with a status, adding the form cookie when one was issued.
-pub fn render(status: StatusCode, page: impl IntoResponse, cookie: Option<HeaderValue>) -> Response {
+pub fn render(
+    status: StatusCode,
+    page: impl IntoResponse,
+    cookie: Option<HeaderValue>,
+) -> Response {
     let mut response = (status, page).into_response();
     response
         .headers_mut()
@@ -117,7 +121,18 @@ struct LoginPage {
     notice: String,
 }
 
-async fn login_page(MaybeUser(user): MaybeUser, headers: HeaderMap, State(state): State<AppState>) -> Response {
+#[derive(Deserialize)]
+struct LoginQuery {
+    #[serde(default)]
+    done: String,
+}
+
+async fn login_page(
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     if user.is_some() {
         return see_other("/discover", None);
     }
@@ -127,7 +142,12 @@ async fn login_page(MaybeUser(user): MaybeUser, headers: HeaderMap, State(state)
         csrf_token,
         username: String::new(),
         form_error: String::new(),
-        notice: String::new(),
+        notice: match query.done.as_str() {
+            "deleted" => "Your account was deleted.",
+            "reset" => "Your password was changed. Log in with the new one.",
+            _ => "",
+        }
+        .to_owned(),
     };
     render(StatusCode::OK, page, cookie)
 }
@@ -192,7 +212,11 @@ struct RegisterPage {
     form_error: String,
 }
 
-async fn register_page(MaybeUser(user): MaybeUser, headers: HeaderMap, State(state): State<AppState>) -> Response {
+async fn register_page(
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Response {
     if user.is_some() {
         return see_other("/discover", None);
     }
@@ -225,7 +249,14 @@ async fn register_submit(
     Form(form): Form<RegisterForm>,
 ) -> Response {
     let outcome = if verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
-        service::register(&state, ip, &form.username, &form.password, Some(&form.email)).await
+        service::register(
+            &state,
+            ip,
+            &form.username,
+            &form.password,
+            Some(&form.email),
+        )
+        .await
     } else {
         Err(AppError::CsrfRejected)
     };
@@ -259,7 +290,9 @@ async fn register_submit(
                 AppError::UsernameTaken => {
                     page.username_error = "That username is already taken.".into()
                 }
-                AppError::EmailTaken => page.email_error = "That email address is already in use.".into(),
+                AppError::EmailTaken => {
+                    page.email_error = "That email address is already in use.".into()
+                }
                 AppError::CsrfRejected => page.form_error = STALE_FORM.into(),
                 other => page.form_error = form_error_text(other),
             }

@@ -43,18 +43,26 @@ pub async fn register(
     let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
-    if users::find_by_username(&state.db, username.as_str()).await?.is_some() {
+    if users::find_by_username(&state.db, username.as_str())
+        .await?
+        .is_some()
+    {
         return Err(AppError::UsernameTaken);
     }
     let hash = hash_password(password.expose().to_owned()).await?;
     state.limits.register_ip.record(&ip.to_string());
-    let user = users::create(&state.db, username.as_str(), &hash, email.as_ref().map(Email::as_str))
-        .await
-        .map_err(|err| match err {
-            UserWriteError::UsernameTaken => AppError::UsernameTaken,
-            UserWriteError::EmailTaken => AppError::EmailTaken,
-            UserWriteError::Db(err) => err.into(),
-        })?;
+    let user = users::create(
+        &state.db,
+        username.as_str(),
+        &hash,
+        email.as_ref().map(Email::as_str),
+    )
+    .await
+    .map_err(|err| match err {
+        UserWriteError::UsernameTaken => AppError::UsernameTaken,
+        UserWriteError::EmailTaken => AppError::EmailTaken,
+        UserWriteError::Db(err) => err.into(),
+    })?;
     tracing::info!(user_id = user.id, "account created");
     if let Some(email) = email {
         send_verification(state, &user, &email).await?;
@@ -64,7 +72,12 @@ pub async fn register(
 
 /// Checks a login (username or verified email) and password, with failed
 /// attempts limited per client address and per account.
-pub async fn login(state: &AppState, ip: IpAddr, login: &str, password: &str) -> Result<User, AppError> {
+pub async fn login(
+    state: &AppState,
+    ip: IpAddr,
+    login: &str,
+    password: &str,
+) -> Result<User, AppError> {
     let login = login.trim();
     let ip_key = ip.to_string();
     let user = if login.is_empty() || login.len() > 254 {
@@ -97,7 +110,11 @@ pub async fn login(state: &AppState, ip: IpAddr, login: &str, password: &str) ->
 }
 
 /// Mails a link that makes `email` the user's verified address.
-pub async fn send_verification(state: &AppState, user: &User, email: &Email) -> Result<(), AppError> {
+pub async fn send_verification(
+    state: &AppState,
+    user: &User,
+    email: &Email,
+) -> Result<(), AppError> {
     let token = secret::random_token();
     tokens::create(
         &state.db,

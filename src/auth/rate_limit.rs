@@ -67,7 +67,10 @@ impl WindowLimiter {
     }
 
     fn expire(log: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-        while log.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             log.pop_front();
         }
     }

@@ -43,7 +43,10 @@ pub(super) fn register(io: &SocketIo) {
 
 /// Admits only handshakes with a live session cookie and, when an Origin is
 /// sent, our own origin (no cross-site WebSocket hijacking).
-async fn authenticate(s: SocketRef, HttpExtension(state): HttpExtension<AppState>) -> Result<(), Refused> {
+async fn authenticate(
+    s: SocketRef,
+    HttpExtension(state): HttpExtension<AppState>,
+) -> Result<(), Refused> {
     let headers = &s.req_parts().headers;
     if headers.contains_key(axum::http::header::ORIGIN)
         && !csrf::same_origin(headers, &state.config.public_origin())
@@ -58,7 +61,11 @@ async fn authenticate(s: SocketRef, HttpExtension(state): HttpExtension<AppState
             Refused
         })?;
     let (session, user) = found.ok_or(Refused)?;
-    s.join([GLOBAL_ROOM.to_owned(), user_room(user.id), session_room(session.id)]);
+    s.join([
+        GLOBAL_ROOM.to_owned(),
+        user_room(user.id),
+        session_room(session.id),
+    ]);
     s.extensions.insert(ChatUser {
         id: user.id,
         username: user.username.clone(),
@@ -102,7 +109,11 @@ async fn on_message(
     let _ = ack.send(&reply);
 }
 
-async fn send_message(state: &AppState, user: &ChatUser, data: Option<Value>) -> Result<MessageView, AppError> {
+async fn send_message(
+    state: &AppState,
+    user: &ChatUser,
+    data: Option<Value>,
+) -> Result<MessageView, AppError> {
     let raw = data
         .as_ref()
         .and_then(|d| d.get("text"))
@@ -113,7 +124,11 @@ async fn send_message(state: &AppState, user: &ChatUser, data: Option<Value>) ->
         .chat
         .take_message_token(user.id)
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
-    let author = state.chat.presence.author(user.id).ok_or(AppError::Unauthenticated)?;
+    let author = state
+        .chat
+        .presence
+        .author(user.id)
+        .ok_or(AppError::Unauthenticated)?;
     let (reply, outcome) = oneshot::channel();
     let job = WriteJob {
         message: NewMessage {
@@ -136,7 +151,11 @@ async fn send_message(state: &AppState, user: &ChatUser, data: Option<Value>) ->
         .map_err(|_| AppError::Unavailable("the message writer stopped".into()))?
 }
 
-async fn on_history(TryData(data): TryData<Value>, ack: AckSender, HttpExtension(state): HttpExtension<AppState>) {
+async fn on_history(
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+    HttpExtension(state): HttpExtension<AppState>,
+) {
     let data = data.unwrap_or(Value::Null);
     let param = |name: &str| match data.get(name) {
         Some(v) => Param::Json(v),
@@ -174,6 +193,9 @@ async fn on_unknown(ack: AckSender) {
     }));
 }
 
-async fn on_disconnect(HttpExtension(state): HttpExtension<AppState>, Extension(user): Extension<ChatUser>) {
+async fn on_disconnect(
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
     state.chat.presence.disconnect(user.id);
 }

@@ -119,7 +119,7 @@ impl Presence {
     pub fn snapshot(&self) -> Snapshot {
         let state = self.lock();
         let mut online: Vec<Author> = state.online.values().map(|e| (*e.author).clone()).collect();
-        online.sort_by(|a, b| a.username.to_lowercase().cmp(&b.username.to_lowercase()));
+        online.sort_by_key(|a| a.username.to_lowercase());
         Snapshot {
             count: online.len(),
             online,
@@ -166,7 +166,13 @@ mod tests {
         assert!(p.take_diff().is_none());
         assert!(p.disconnect(1));
         let diff = p.take_diff().unwrap();
-        assert_eq!(diff.left, vec![Departed { id: 1, username: "user1".into() }]);
+        assert_eq!(
+            diff.left,
+            vec![Departed {
+                id: 1,
+                username: "user1".into()
+            }]
+        );
         assert_eq!(diff.count, 0);
     }
 

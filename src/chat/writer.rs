@@ -56,9 +56,9 @@ async fn commit_and_publish(db: &Db, io: &SocketIo, batch: &mut Vec<WriteJob>) {
         Err(err) => {
             tracing::error!(error = %err, count = batch.len(), "storing messages failed");
             for job in batch.drain(..) {
-                let _ = job
-                    .reply
-                    .send(Err(AppError::Unavailable("messages could not be stored".into())));
+                let _ = job.reply.send(Err(AppError::Unavailable(
+                    "messages could not be stored".into(),
+                )));
             }
         }
     }

@@ -3,7 +3,13 @@
 use super::Db;
 
 /// Stores (or replaces) the user's photo and records its hash on the user.
-pub async fn set(db: &Db, user_id: i64, hash: &str, content_type: &str, data: &[u8]) -> sqlx::Result<()> {
+pub async fn set(
+    db: &Db,
+    user_id: i64,
+    hash: &str,
+    content_type: &str,
+    data: &[u8],
+) -> sqlx::Result<()> {
     let mut tx = db.pool.begin().await?;
     sqlx::query("DELETE FROM avatars WHERE user_id = $1")
         .bind(user_id)

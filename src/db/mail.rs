@@ -77,7 +77,12 @@ pub async fn mark_sent(db: &Db, id: i64) -> sqlx::Result<()> {
 }
 
 /// Records a failed attempt; retried after `retry_in_ms`, or given up when `None`.
-pub async fn mark_failed(db: &Db, id: i64, error: &str, retry_in_ms: Option<i64>) -> sqlx::Result<()> {
+pub async fn mark_failed(
+    db: &Db,
+    id: i64,
+    error: &str,
+    retry_in_ms: Option<i64>,
+) -> sqlx::Result<()> {
     let now = now_ms();
     match retry_in_ms {
         Some(delay) => {

@@ -46,7 +46,9 @@ pub enum ConnectError {
 
 /// The file path of a `sqlite://` URL, or `None` for other URLs and in-memory databases.
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return None;
@@ -102,7 +104,10 @@ impl Db {
 
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -146,8 +151,7 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db_err) => {
-            db_err.is_unique_violation()
-                || db_err.message().contains("UNIQUE constraint failed")
+            db_err.is_unique_violation() || db_err.message().contains("UNIQUE constraint failed")
         }
         _ => false,
     }

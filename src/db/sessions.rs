@@ -129,13 +129,12 @@ pub async fn delete_all_of_user(
     user_id: i64,
     keep: Option<i64>,
 ) -> sqlx::Result<Vec<i64>> {
-    let ids: Vec<(i64,)> = sqlx::query_as(
-        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING id",
-    )
-    .bind(user_id)
-    .bind(keep.unwrap_or(-1))
-    .fetch_all(&db.pool)
-    .await?;
+    let ids: Vec<(i64,)> =
+        sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING id")
+            .bind(user_id)
+            .bind(keep.unwrap_or(-1))
+            .fetch_all(&db.pool)
+            .await?;
     Ok(ids.into_iter().map(|(id,)| id).collect())
 }
 

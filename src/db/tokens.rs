@@ -55,7 +55,11 @@ pub async fn create(
 
 /// Marks the token used if it is of this kind, unused and unexpired; the
 /// single UPDATE makes a second use (even a concurrent one) fail.
-pub async fn consume(db: &Db, kind: TokenKind, token_hash: &str) -> sqlx::Result<Option<UsedToken>> {
+pub async fn consume(
+    db: &Db,
+    kind: TokenKind,
+    token_hash: &str,
+) -> sqlx::Result<Option<UsedToken>> {
     let now = now_ms();
     sqlx::query_as(
         "UPDATE tokens SET used_at = $1 \
@@ -85,11 +89,26 @@ pub async fn pending_email(db: &Db, user_id: i64) -> sqlx::Result<Option<String>
 
 /// Invalidates every unused token of this kind for the user.
 pub async fn revoke_all(db: &Db, user_id: i64, kind: TokenKind) -> sqlx::Result<()> {
-    sqlx::query("UPDATE tokens SET used_at = $1 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL")
-        .bind(now_ms())
-        .bind(user_id)
-        .bind(kind.as_str())
-        .execute(&db.pool)
-        .await?;
+    sqlx::query(
+        "UPDATE tokens SET used_at = $1 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(user_id)
+    .bind(kind.as_str())
+    .execute(&db.pool)
+    .await?;
     Ok(())
+}
+
+/// The owner of a usable (unused, unexpired) token, without using it.
+pub async fn peek(db: &Db, kind: TokenKind, token_hash: &str) -> sqlx::Result<Option<UsedToken>> {
+    sqlx::query_as(
+        "SELECT user_id, email FROM tokens \
+         WHERE token_hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash)
+    .bind(kind.as_str())
+    .bind(now_ms())
+    .fetch_optional(&db.pool)
+    .await
 }

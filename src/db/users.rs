@@ -41,8 +41,7 @@ impl From<UserRow> for User {
     }
 }
 
-const COLUMNS: &str =
-    "id, username, password_hash, email, email_verified, avatar_hash, created_at";
+const COLUMNS: &str = "id, username, password_hash, email, email_verified, avatar_hash, created_at";
 
 /// Why a write to `users` failed.
 #[derive(Debug, thiserror::Error)]

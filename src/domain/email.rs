@@ -60,7 +60,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses() {
-        for e in ["", "plain", "@x.io", "a@b", "a@.io", "a b@c.io", "a@b..io", "<a@b.io>", "a@b.io\r\nBcc: x@y.io"] {
+        for e in [
+            "",
+            "plain",
+            "@x.io",
+            "a@b",
+            "a@.io",
+            "a b@c.io",
+            "a@b..io",
+            "<a@b.io>",
+            "a@b.io\r\nBcc: x@y.io",
+        ] {
             assert!(Email::parse(e).is_err(), "{e:?}");
         }
     }

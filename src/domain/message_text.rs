@@ -18,7 +18,10 @@ impl MessageText {
         if text.chars().count() > MAX_CHARS {
             return Err(format!("must be at most {MAX_CHARS} characters"));
         }
-        if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             return Err("must not contain control characters".into());
         }
         Ok(MessageText(text.to_owned()))
@@ -51,7 +54,14 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_control_characters() {
-        for t in ["", "   \n ", "a\u{0}b", "bell\u{7}", "esc\u{1b}[31m", "del\u{7f}"] {
+        for t in [
+            "",
+            "   \n ",
+            "a\u{0}b",
+            "bell\u{7}",
+            "esc\u{1b}[31m",
+            "del\u{7f}",
+        ] {
             assert!(MessageText::parse(t).is_err(), "{t:?}");
         }
     }

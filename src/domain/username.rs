@@ -49,7 +49,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_lengths_and_characters() {
-        for name in ["ab", "", &"x".repeat(33), "a b c", "ali<ce>", "émile", "al/ice", "a\u{0}bc"] {
+        for name in [
+            "ab",
+            "",
+            &"x".repeat(33),
+            "a b c",
+            "ali<ce>",
+            "émile",
+            "al/ice",
+            "a\u{0}bc",
+        ] {
             assert!(Username::parse(name).is_err(), "{name:?}");
         }
     }

@@ -64,7 +64,10 @@ enum SendFailure {
 }
 
 fn build(from: &Mailbox, mail: &QueuedMail) -> Result<Message, String> {
-    let to: Mailbox = mail.recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+    let to: Mailbox = mail
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient: {e}"))?;
     Message::builder()
         .from(from.clone())
         .to(to)

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::db::avatars;
-fn default_avatar_svg(u: &str) -> String { u.to_owned() } // TEMP
+use crate::domain::avatar::default_avatar_svg;
 use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -44,7 +44,10 @@ pub async fn default(Path(file): Path<String>) -> AppResult<Response> {
     let username = Username::parse(name).map_err(|_| AppError::NotFound)?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
         ],
         default_avatar_svg(username.as_str()),

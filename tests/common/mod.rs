@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod sio;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,12 +24,82 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     pub state: chatroom::state::AppState,
     server: tokio::task::JoinHandle<()>,
+    schema: Option<String>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(schema) = self.schema.take() {
+            drop_schema(schema);
+        }
     }
+}
+
+/// Which database the suite runs on: `CHATROOM_TEST_DATABASE=postgres`
+/// switches every test to PostgreSQL (a fresh schema per test).
+pub fn on_postgres() -> bool {
+    std::env::var("CHATROOM_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The PostgreSQL database tests create their schemas in.
+pub fn postgres_base_url() -> String {
+    std::env::var("CHATROOM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn with_search_path(base: &str, schema: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// Creates a fresh schema; returns its name and a URL that uses it.
+pub async fn fresh_postgres_schema() -> (String, String) {
+    let base = postgres_base_url();
+    let schema = format!(
+        "t{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("PostgreSQL for tests is reachable");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&pool)
+    .await
+    .expect("drop schema");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    pool.close().await;
+    let url = with_search_path(&base, &schema);
+    (schema, url)
+}
+
+/// Drops a test schema (blocking; safe to call from sync code).
+pub fn drop_schema(schema: String) {
+    let _ = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            if let Ok(pool) = sqlx::PgPool::connect(&postgres_base_url()).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&pool)
+                .await;
+                pool.close().await;
+            }
+        });
+    })
+    .join();
 }
 
 /// Settings for a test server; tweak before [`spawn_with`].
@@ -62,6 +133,12 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(data_dir.path());
+    let mut schema = None;
+    if on_postgres() {
+        let (name, url) = fresh_postgres_schema().await;
+        config.database_url = url;
+        schema = Some(name);
+    }
     adjust(&mut config);
     let app = Application::build(config).await.expect("server starts");
     let addr = app.addr();
@@ -73,14 +150,14 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         data_dir,
         state,
         server,
+        schema,
     }
 }
 
 fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
@@ -120,8 +197,18 @@ impl TestApp {
             .expect("client")
     }
 
-    pub async fn post_json(&self, client: &reqwest::Client, path: &str, body: Value) -> reqwest::Response {
-        client.post(self.url(path)).json(&body).send().await.expect("request")
+    pub async fn post_json(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Registers a user with [`PASSWORD`]; returns the client signed in as them and the user JSON.
@@ -197,5 +284,7 @@ pub fn skip_or_fail(what: &str) {
     if require_all() {
         panic!("{what} is unavailable and CHATROOM_REQUIRE_ALL=1");
     }
-    eprintln!("\n!!!!! SKIPPED: {what} is unavailable; set it up (see README) to run this test !!!!!\n");
+    eprintln!(
+        "\n!!!!! SKIPPED: {what} is unavailable; set it up (see README) to run this test !!!!!\n"
+    );
 }

@@ -63,6 +63,8 @@ pub fn start(cwd: &Path, envs: &[(&str, &str)]) -> ServerProcess {
             }
         }
     });
-    let base = rx.recv_timeout(Duration::from_secs(30)).expect("server reported its address");
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server reported its address");
     ServerProcess { child, base }
 }

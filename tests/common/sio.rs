@@ -39,7 +39,11 @@ pub struct SioClient {
 }
 
 /// Connects to `/` with optional `Cookie` and `Origin` headers.
-pub async fn connect(base: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<SioClient, ConnectError> {
+pub async fn connect(
+    base: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<SioClient, ConnectError> {
     let url = format!(
         "{}/socket.io/?EIO=4&transport=websocket",
         base.replacen("http://", "ws://", 1)
@@ -48,14 +52,16 @@ pub async fn connect(base: &str, cookie: Option<&str>, origin: Option<&str>) -> 
         .into_client_request()
         .map_err(|e| ConnectError::Transport(e.to_string()))?;
     if let Some(cookie) = cookie {
-        request
-            .headers_mut()
-            .insert("cookie", HeaderValue::from_str(cookie).expect("cookie header"));
+        request.headers_mut().insert(
+            "cookie",
+            HeaderValue::from_str(cookie).expect("cookie header"),
+        );
     }
     if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("origin", HeaderValue::from_str(origin).expect("origin header"));
+        request.headers_mut().insert(
+            "origin",
+            HeaderValue::from_str(origin).expect("origin header"),
+        );
     }
     let (ws, _) = tokio_tungstenite::connect_async(request)
         .await
@@ -65,7 +71,9 @@ pub async fn connect(base: &str, cookie: Option<&str>, origin: Option<&str>) -> 
     // Engine.IO open packet.
     let open = next_text(&mut stream).await?;
     if !open.starts_with('0') {
-        return Err(ConnectError::Transport(format!("unexpected open packet {open}")));
+        return Err(ConnectError::Transport(format!(
+            "unexpected open packet {open}"
+        )));
     }
     sink.send(Message::text("40"))
         .await
@@ -86,7 +94,9 @@ pub async fn connect(base: &str, cookie: Option<&str>, origin: Option<&str>) -> 
             return Err(ConnectError::Refused(value));
         }
         // Events may arrive right after connect; keep them for later.
-        return Err(ConnectError::Transport(format!("unexpected packet {packet}")));
+        return Err(ConnectError::Transport(format!(
+            "unexpected packet {packet}"
+        )));
     }
 
     let shared = Arc::new(Mutex::new(Shared::default()));
@@ -121,7 +131,8 @@ pub async fn connect(base: &str, cookie: Option<&str>, origin: Option<&str>) -> 
             } else if let Some(rest) = text.strip_prefix("43") {
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 if let Ok(id) = digits.parse::<u64>() {
-                    let payload: Value = serde_json::from_str(&rest[digits.len()..]).unwrap_or(Value::Null);
+                    let payload: Value =
+                        serde_json::from_str(&rest[digits.len()..]).unwrap_or(Value::Null);
                     let first = payload.get(0).cloned().unwrap_or(Value::Null);
                     if let Some(tx) = lock(&reader_shared).acks.remove(&id) {
                         let _ = tx.send(first);
@@ -164,7 +175,9 @@ where
             .map_err(|_| ConnectError::Transport("timed out".into()))?;
         match next {
             Some(Ok(Message::Text(text))) => return Ok(text.to_string()),
-            Some(Ok(Message::Close(_))) | None => return Err(ConnectError::Transport("closed".into())),
+            Some(Ok(Message::Close(_))) | None => {
+                return Err(ConnectError::Transport("closed".into()))
+            }
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(ConnectError::Transport(e.to_string())),
         }
@@ -185,7 +198,9 @@ impl SioClient {
 
     /// Sends an event and waits for its ack.
     pub async fn call(&mut self, event: &str, data: Value) -> Value {
-        self.try_call(event, data).await.unwrap_or_else(|| panic!("no ack for {event}"))
+        self.try_call(event, data)
+            .await
+            .unwrap_or_else(|| panic!("no ack for {event}"))
     }
 
     /// Sends an event and waits for its ack; `None` on timeout or close.

@@ -1,0 +1,270 @@
+//! What a signed-in user does with their own account: password, email,
+//! photo, sessions, deletion. Shared by the API and the profile page.
+
+use crate::accounts::service::send_verification;
+use crate::auth::password::{hash_password, verify_password};
+use crate::auth::CurrentUser;
+use crate::db::avatars;
+use crate::db::sessions::{self, Session};
+use crate::db::tokens::{self, TokenKind};
+use crate::db::users::{self, User};
+use crate::domain::avatar::{process_avatar, AvatarError};
+use crate::domain::{Email, Password};
+use crate::error::AppError;
+use crate::mail::Mail;
+use crate::state::AppState;
+use crate::views::Author;
+
+/// Checks the current password (failures count toward the login limit).
+pub async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    password: &str,
+) -> Result<(), AppError> {
+    let key = format!("user:{}", user.id);
+    state
+        .limits
+        .login_failures_account
+        .check(&key)
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let candidate: String = password.chars().take(1024).collect();
+    if verify_password(candidate, Some(user.password_hash.clone())).await? {
+        Ok(())
+    } else {
+        state.limits.login_failures_account.record(&key);
+        Err(AppError::field(
+            "current_password",
+            "is not your current password",
+        ))
+    }
+}
+
+/// Sets a new password and ends every other session (and their sockets).
+pub async fn change_password(
+    state: &AppState,
+    current: &CurrentUser,
+    current_password: &str,
+    new_password: &str,
+) -> Result<(), AppError> {
+    let password = Password::parse(new_password, &current.user.username)
+        .map_err(|reason| AppError::field("new_password", reason))?;
+    confirm_password(state, &current.user, current_password).await?;
+    set_password(state, &current.user, &password, Some(current.session.id)).await
+}
+
+/// Stores the hash, ends sessions other than `keep`, revokes reset links and
+/// tells the verified address.
+pub async fn set_password(
+    state: &AppState,
+    user: &User,
+    password: &Password,
+    keep: Option<i64>,
+) -> Result<(), AppError> {
+    let hash = hash_password(password.expose().to_owned()).await?;
+    users::set_password_hash(&state.db, user.id, &hash).await?;
+    let ended = sessions::delete_all_of_user(&state.db, user.id, keep).await?;
+    state.chat.disconnect_sessions(&ended).await;
+    tokens::revoke_all(&state.db, user.id, TokenKind::PasswordReset).await?;
+    if let (Some(email), true) = (&user.email, user.email_verified) {
+        state
+            .mailer
+            .send(email, Mail::password_changed(&user.username))
+            .await?;
+    }
+    tracing::info!(
+        user_id = user.id,
+        ended_sessions = ended.len(),
+        "password changed"
+    );
+    Ok(())
+}
+
+/// Mails a verification link to a new address.
+pub async fn request_email_change(
+    state: &AppState,
+    user: &User,
+    email: &str,
+    current_password: &str,
+) -> Result<(), AppError> {
+    let email = Email::parse(email).map_err(|reason| AppError::field("email", reason))?;
+    confirm_password(state, user, current_password).await?;
+    if let Some(owner) = users::find_by_verified_email(&state.db, email.as_str()).await? {
+        if owner.id != user.id {
+            return Err(AppError::EmailTaken);
+        }
+    }
+    send_verification(state, user, &email).await
+}
+
+/// Uses a verification token: its address becomes the verified one.
+pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppError> {
+    let invalid = || AppError::field("token", "is invalid, used or expired");
+    if token.is_empty() || token.len() > 128 {
+        return Err(invalid());
+    }
+    let hash = crate::auth::secret::hash_token(token);
+    let found = tokens::peek(&state.db, TokenKind::VerifyEmail, &hash)
+        .await?
+        .ok_or_else(invalid)?;
+    let email = found.email.clone().ok_or_else(invalid)?;
+    let user = users::find_by_id(&state.db, found.user_id)
+        .await?
+        .ok_or_else(invalid)?;
+    if let Some(owner) = users::find_by_verified_email(&state.db, &email).await? {
+        if owner.id != user.id {
+            return Err(AppError::EmailTaken);
+        }
+    }
+    tokens::consume(&state.db, TokenKind::VerifyEmail, &hash)
+        .await?
+        .ok_or_else(invalid)?;
+    users::set_verified_email(&state.db, user.id, &email)
+        .await
+        .map_err(|err| match err {
+            users::UserWriteError::EmailTaken | users::UserWriteError::UsernameTaken => {
+                AppError::EmailTaken
+            }
+            users::UserWriteError::Db(err) => err.into(),
+        })?;
+    let previous = user
+        .email
+        .clone()
+        .filter(|old| user.email_verified && !old.eq_ignore_ascii_case(&email));
+    if let Some(old) = previous {
+        state
+            .mailer
+            .send(&old, Mail::email_changed(&user.username, &email))
+            .await?;
+    }
+    tracing::info!(user_id = user.id, "email verified");
+    users::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Processes and stores a new photo.
+pub async fn set_avatar(state: &AppState, user: &User, bytes: Vec<u8>) -> Result<User, AppError> {
+    static DECODERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _permit = DECODERS
+        .acquire()
+        .await
+        .map_err(|_| AppError::Unavailable("image decoding stopped".into()))?;
+    let processed = tokio::task::spawn_blocking(move || process_avatar(&bytes))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("avatar task: {e}")))?
+        .map_err(|err| match err {
+            AvatarError::TooLarge => AppError::TooLarge,
+            AvatarError::UnsupportedFormat => AppError::UnsupportedMediaType(err.to_string()),
+            AvatarError::Undecodable | AvatarError::TooManyPixels => {
+                AppError::field("photo", err.to_string())
+            }
+        })?;
+    avatars::set(
+        &state.db,
+        user.id,
+        &processed.hash,
+        processed.content_type,
+        &processed.bytes,
+    )
+    .await?;
+    let updated = users::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state.chat.update_author(Author::from(&updated));
+    Ok(updated)
+}
+
+/// Back to the generated picture.
+pub async fn remove_avatar(state: &AppState, user: &User) -> Result<User, AppError> {
+    avatars::remove(&state.db, user.id).await?;
+    let updated = users::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state.chat.update_author(Author::from(&updated));
+    Ok(updated)
+}
+
+/// Deletes the account after checking the password; ends all its sockets.
+pub async fn delete_account(
+    state: &AppState,
+    user: &User,
+    current_password: &str,
+) -> Result<(), AppError> {
+    confirm_password(state, user, current_password).await?;
+    users::delete(&state.db, user.id).await?;
+    state.chat.disconnect_user(user.id).await;
+    tracing::info!(user_id = user.id, "account deleted");
+    Ok(())
+}
+
+/// The user's sessions.
+pub async fn list_sessions(state: &AppState, user: &User) -> Result<Vec<Session>, AppError> {
+    Ok(sessions::list_for_user(&state.db, user.id).await?)
+}
+
+/// Ends one of the user's sessions; 404 when it is not theirs.
+pub async fn end_session(state: &AppState, user: &User, session_id: i64) -> Result<(), AppError> {
+    if !sessions::delete_of_user(&state.db, user.id, session_id).await? {
+        return Err(AppError::NotFound);
+    }
+    state.chat.disconnect_sessions(&[session_id]).await;
+    Ok(())
+}
+
+/// A short human description of a user agent ("Firefox on Linux").
+pub fn describe_device(user_agent: &str) -> String {
+    let ua = user_agent.to_ascii_lowercase();
+    let browser = [
+        ("edg/", "Edge"),
+        ("opr/", "Opera"),
+        ("firefox/", "Firefox"),
+        ("chromium/", "Chromium"),
+        ("chrome/", "Chrome"),
+        ("safari/", "Safari"),
+        ("curl/", "curl"),
+        ("python", "Python client"),
+        ("node", "Node.js client"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("android", "Android"),
+        ("iphone", "iPhone"),
+        ("ipad", "iPad"),
+        ("windows", "Windows"),
+        ("mac os", "macOS"),
+        ("cros", "ChromeOS"),
+        ("linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(s)) => format!("Browser on {s}"),
+        (None, None) if user_agent.is_empty() => "Unknown device".to_owned(),
+        (None, None) => user_agent.chars().take(60).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_device;
+
+    #[test]
+    fn devices_are_described_briefly() {
+        assert_eq!(
+            describe_device(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+            ),
+            "Firefox on Linux"
+        );
+        assert_eq!(
+            describe_device("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
+            "Chrome on Windows"
+        );
+        assert_eq!(describe_device(""), "Unknown device");
+    }
+}

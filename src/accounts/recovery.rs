@@ -1,0 +1,90 @@
+//! Password recovery by mail: the answer never says whether an account exists.
+
+use std::net::IpAddr;
+
+use crate::accounts::profile::set_password;
+use crate::auth::secret;
+use crate::db::tokens::{self, TokenKind};
+use crate::db::users::{self, User};
+use crate::domain::{Email, Password};
+use crate::error::AppError;
+use crate::mail::Mail;
+use crate::state::AppState;
+
+/// Reset links stay valid this long.
+const RESET_LIFETIME_MS: i64 = 30 * 60 * 1000;
+
+/// Handles "I forgot my password": rate-limited per address and per email;
+/// the lookup and the mail happen in the background so the answer takes the
+/// same time whether or not an account matches.
+pub async fn forgot_password(state: &AppState, ip: IpAddr, email: &str) -> Result<(), AppError> {
+    let email = Email::parse(email).map_err(|reason| AppError::field("email", reason))?;
+    let limited = |r: Result<(), std::time::Duration>| {
+        r.map_err(|retry_after| AppError::RateLimited { retry_after })
+    };
+    limited(state.limits.forgot_ip.hit(&ip.to_string()))?;
+    limited(
+        state
+            .limits
+            .forgot_email
+            .hit(&email.as_str().to_lowercase()),
+    )?;
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = send_reset_link(&state, &email).await {
+            tracing::warn!(error = %err, "could not send a reset link");
+        }
+    });
+    Ok(())
+}
+
+async fn send_reset_link(state: &AppState, email: &Email) -> Result<(), AppError> {
+    let Some(user) = users::find_by_verified_email(&state.db, email.as_str()).await? else {
+        return Ok(());
+    };
+    let token = secret::random_token();
+    tokens::create(
+        &state.db,
+        TokenKind::PasswordReset,
+        &secret::hash_token(&token),
+        user.id,
+        None,
+        RESET_LIFETIME_MS,
+    )
+    .await?;
+    let link = format!(
+        "{}/reset-password?token={token}",
+        state.config.public_base()
+    );
+    state
+        .mailer
+        .send(email.as_str(), Mail::password_reset(&user.username, &link))
+        .await?;
+    Ok(())
+}
+
+/// Uses a reset token once: sets the password and ends every session.
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+) -> Result<User, AppError> {
+    let invalid = || AppError::field("token", "is invalid, used or expired");
+    if token.is_empty() || token.len() > 128 {
+        return Err(invalid());
+    }
+    let hash = secret::hash_token(token);
+    let found = tokens::peek(&state.db, TokenKind::PasswordReset, &hash)
+        .await?
+        .ok_or_else(invalid)?;
+    let user = users::find_by_id(&state.db, found.user_id)
+        .await?
+        .ok_or_else(invalid)?;
+    let password = Password::parse(new_password, &user.username)
+        .map_err(|reason| AppError::field("new_password", reason))?;
+    tokens::consume(&state.db, TokenKind::PasswordReset, &hash)
+        .await?
+        .ok_or_else(invalid)?;
+    set_password(state, &user, &password, None).await?;
+    Ok(user)
+}

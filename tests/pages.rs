@@ -1,0 +1,367 @@
+//! The server-rendered pages and their forms, without JavaScript.
+
+mod common;
+
+use common::{spawn_app, unique_name, TestApp, PASSWORD};
+use reqwest::StatusCode;
+
+/// The hidden CSRF token of the first form on a page.
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a csrf token") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn get_page(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+fn location(response: &reqwest::Response) -> &str {
+    response.headers()["location"].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn signed_out_visitors_are_sent_to_login() {
+    let app = spawn_app().await;
+    let client = app.client();
+    for path in ["/", "/discover", "/profile"] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+        assert_eq!(location(&response), "/login", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn register_and_login_pages_have_the_labelled_controls() {
+    let app = spawn_app().await;
+    let client = app.client();
+    for (path, button) in [("/register", "Sign up"), ("/login", "Log in")] {
+        let (status, html) = get_page(&client, &app, path).await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("<label for=\"username\">Username</label>"),
+            "{path}"
+        );
+        assert!(
+            html.contains("<label for=\"password\">Password</label>"),
+            "{path}"
+        );
+        assert!(html.contains(&format!(">{button}</button>")), "{path}");
+        assert!(
+            !html.contains("<script>") && !html.contains("style=\""),
+            "{path}: no inline script/style"
+        );
+    }
+}
+
+#[tokio::test]
+async fn register_form_signs_up_and_lands_on_discover() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let (_, html) = get_page(&client, &app, "/register").await;
+    let token = csrf_of(&html);
+    let name = unique_name("formuser");
+
+    // A field error first, shown next to the field, input kept.
+    let response = client
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", name.as_str()),
+            ("password", "short"),
+            ("email", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"password-error\""), "{html}");
+    assert!(html.contains(&format!("value=\"{name}\"")));
+
+    let token = csrf_of(&html);
+    let response = client
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", name.as_str()),
+            ("password", PASSWORD),
+            ("email", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/discover");
+    let (status, html) = get_page(&client, &app, "/discover").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<label for=\"message-input\" class=\"visually-hidden\">Message</label>")
+            || html.contains(">Message</label>")
+    );
+    assert!(html.contains("aria-label=\"Online\""));
+    assert!(html.contains(&name));
+}
+
+#[tokio::test]
+async fn forms_without_the_token_are_refused() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let name = unique_name("notoken");
+    get_page(&client, &app, "/register").await;
+    let response = client
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("username", name.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let lookup = app
+        .client()
+        .get(app.url(&format!("/api/v1/users/{name}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lookup.status(), 404, "nothing was created");
+    // A foreign origin is refused before the form is even read.
+    let foreign = client
+        .post(app.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("username", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+}
+
+#[tokio::test]
+async fn login_form_errors_then_succeeds_and_logout_returns_to_login() {
+    let app = spawn_app().await;
+    let name = unique_name("pageuser");
+    app.register(&name).await;
+    let client = app.browser();
+    let (_, html) = get_page(&client, &app, "/login").await;
+    let token = csrf_of(&html);
+    let response = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", name.as_str()),
+            ("password", "wrong password!"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Wrong username or password"));
+
+    let token = csrf_of(&html);
+    let response = client
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", name.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/discover");
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let response = client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        303,
+        "signed-in users skip the login page"
+    );
+
+    let (_, html) = get_page(&client, &app, "/profile").await;
+    assert!(html.contains(">Log out</button>"));
+    assert!(html.contains("alt=\"Your avatar\""));
+    assert!(html.contains("<label for=\"photo\">Photo</label>"));
+    assert!(html.contains(">Upload</button>"));
+    assert!(html.contains(">Delete account</button>"));
+    let token = csrf_of(&html);
+    let response = client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/login");
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn profile_forms_change_password_and_delete_the_account() {
+    let app = spawn_app().await;
+    let name = unique_name("profform");
+    let client = app.browser();
+    let (_, html) = get_page(&client, &app, "/register").await;
+    let response = client
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf_token", csrf_of(&html).as_str()),
+            ("username", name.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+
+    let (_, html) = get_page(&client, &app, "/profile").await;
+    let token = csrf_of(&html);
+    let response = client
+        .post(app.url("/profile/password"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("current_password", "wrong one here"),
+            ("new_password", "a whole new phrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("id=\"current_password-error\""));
+    let new_password = "ocean maple ribbon thunder";
+    let response = client
+        .post(app.url("/profile/password"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", new_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let (_, html) = get_page(&client, &app, "/profile?done=password").await;
+    assert!(html.contains("Your password was changed"));
+
+    let response = client
+        .post(app.url("/profile/delete"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("current_password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        422,
+        "the old password no longer confirms"
+    );
+    let response = client
+        .post(app.url("/profile/delete"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("current_password", new_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/login"));
+    let lookup = app
+        .client()
+        .get(app.url(&format!("/api/v1/users/{name}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lookup.status(), 404);
+}
+
+#[tokio::test]
+async fn user_text_is_escaped_in_pages() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let (_, html) = get_page(&client, &app, "/register").await;
+    let hostile = "<script>alert(1)</script>";
+    let response = client
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf_token", csrf_of(&html).as_str()),
+            ("username", hostile),
+            ("password", PASSWORD),
+            ("email", "\"><img src=x onerror=alert(1)>"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(!html.contains(hostile));
+    assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"));
+    assert!(!html.contains("<img src=x"));
+}
+
+#[tokio::test]
+async fn recovery_pages_render() {
+    let app = spawn_app().await;
+    let client = app.browser();
+    let (status, html) = get_page(&client, &app, "/forgot-password").await;
+    assert_eq!(status, 200);
+    let response = client
+        .post(app.url("/forgot-password"))
+        .form(&[
+            ("csrf_token", csrf_of(&html).as_str()),
+            ("email", "someone@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("If an account has this verified address"));
+    let (status, html) = get_page(&client, &app, "/reset-password?token=bogus").await;
+    assert_eq!(status, 200);
+    let response = client
+        .post(app.url("/reset-password"))
+        .form(&[
+            ("csrf_token", csrf_of(&html).as_str()),
+            ("token", "bogus"),
+            ("new_password", "ocean maple ribbon thunder"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("invalid"));
+    let (status, html) = get_page(&client, &app, "/verify-email?token=bogus").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("does not work"));
+}
