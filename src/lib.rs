@@ -113,6 +113,7 @@ impl Application {
             .merge(accounts::profile_pages::router())
             .merge(accounts::recovery_pages::router())
             .route("/healthz", get(web::health::healthz))
+        .route("/api/v1/openapi.json", get(web::openapi::serve))
             .route("/static/{*path}", get(web::assets::serve))
             .route("/avatars/default/{file}", get(web::avatars::default))
             .route("/avatars/{user_id}/{file}", get(web::avatars::photo))

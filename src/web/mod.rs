@@ -5,6 +5,7 @@ pub mod assets;
 pub mod avatars;
 pub mod extract;
 pub mod health;
+pub mod openapi;
 pub mod security;
 
 use axum::http::{header, StatusCode, Uri};
