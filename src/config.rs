@@ -34,6 +34,11 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<Url>,
 
+    /// Prefix of every Redis key and channel, so several deployments (or
+    /// test runs) can share one Redis.
+    #[arg(long, env = "CHATROOM_REDIS_PREFIX", default_value = "chatroom")]
+    pub redis_prefix: String,
+
     /// `sqlite://…` or `postgres://…`.
     #[arg(
         long,

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod chat;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -29,11 +30,13 @@ use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
 use crate::auth::rate_limit::RateLimits;
-use crate::chat::Chat;
+use crate::chat::{Bus, Chat};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Db;
 use crate::mail::{Mailer, Transport};
 use crate::state::{AppState, Inner};
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 /// Largest JSON or form body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -51,6 +54,8 @@ pub enum StartError {
     MailFrom(String),
     #[error("outbox directory: {0}")]
     Outbox(anyhow::Error),
+    #[error("CHATROOM_REDIS_URL: {0}")]
+    Redis(String),
 }
 
 /// A built server, bound and ready to run.
@@ -59,7 +64,11 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     state: AppState,
-    io: SocketIo,
+}
+
+enum SocketLayer {
+    Local(socketioxide::layer::SocketIoLayer),
+    Redis(socketioxide::layer::SocketIoLayer<RedisAdapter<socketioxide::adapter::Emitter>>),
 }
 
 impl Application {
@@ -88,21 +97,47 @@ impl Application {
         let mailer = Mailer::new(db.clone(), config.smtp_url.is_none());
         mail::spawn_worker(db.clone(), transport, from, mailer.wake_signal());
 
-        let (socket_layer, io) = SocketIo::builder()
+        let cluster = match &config.redis_url {
+            Some(url) => Some(
+                Cluster::connect(url, &config.redis_prefix)
+                    .await
+                    .map_err(|e| StartError::Redis(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let builder = SocketIo::builder()
             .max_payload(64 * 1024)
             .ping_interval(Duration::from_secs(20))
-            .ping_timeout(Duration::from_secs(20))
-            .build_layer();
-        let chat = Chat::start(io.clone(), db.clone(), config.chat_rate);
-        let limits = RateLimits::new(config.login_limit, config.register_limit);
+            .ping_timeout(Duration::from_secs(20));
+        let (bus, socket_layer) = match &cluster {
+            None => {
+                let (layer, io) = builder.build_layer();
+                (Bus::Local(io), SocketLayer::Local(layer))
+            }
+            Some(cluster) => {
+                let adapter_config =
+                    RedisAdapterConfig::default().with_prefix(cluster.prefix.clone());
+                let adapter =
+                    RedisAdapterCtr::new_with_redis_config(&cluster.client, adapter_config)
+                        .await
+                        .map_err(|e| StartError::Redis(e.to_string()))?;
+                let (layer, io) = builder
+                    .with_adapter::<RedisAdapter<_>>(adapter)
+                    .build_layer();
+                (Bus::Redis(io), SocketLayer::Redis(layer))
+            }
+        };
+        let chat = Chat::start(bus, db.clone(), cluster.as_ref(), config.chat_rate);
+        let limits = RateLimits::new(config.login_limit, config.register_limit, cluster.as_ref());
         let state = AppState::new(Inner {
             config,
             db,
             limits,
             mailer,
             chat,
+            cluster,
         });
-        state.chat.register();
+        state.chat.register().await.map_err(StartError::Redis)?;
         spawn_housekeeping(state.clone());
         auth::password::warm_up();
 
@@ -113,14 +148,18 @@ impl Application {
             .merge(accounts::profile_pages::router())
             .merge(accounts::recovery_pages::router())
             .route("/healthz", get(web::health::healthz))
-        .route("/api/v1/openapi.json", get(web::openapi::serve))
+            .route("/api/v1/openapi.json", get(web::openapi::serve))
             .route("/static/{*path}", get(web::assets::serve))
             .route("/avatars/default/{file}", get(web::avatars::default))
             .route("/avatars/{user_id}/{file}", get(web::avatars::photo))
             .fallback(web::not_found)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .with_state(state.clone())
-            .layer(socket_layer)
+            .with_state(state.clone());
+        let router = match socket_layer {
+            SocketLayer::Local(layer) => router.layer(layer),
+            SocketLayer::Redis(layer) => router.layer(layer),
+        };
+        let router = router
             .layer(Extension(state.clone()))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
@@ -138,7 +177,6 @@ impl Application {
             addr,
             router,
             state,
-            io,
         })
     }
 
@@ -160,7 +198,13 @@ impl Application {
     /// Serves until `shutdown` completes, then closes live sockets and lets
     /// in-flight requests finish.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-        server::serve(self.listener, self.router, self.io, shutdown).await;
+        server::serve(
+            self.listener,
+            self.router,
+            self.state.chat.clone(),
+            shutdown,
+        )
+        .await;
     }
 }
 

@@ -10,7 +10,6 @@ use axum::response::Response;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -22,7 +21,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
-    io: SocketIo,
+    chat: crate::chat::Chat,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     // Every connection task holds a sender; when all are gone, all are done.
@@ -78,7 +77,7 @@ pub(crate) async fn serve(
     }
     tracing::info!("shutting down: closing live chat connections");
     drop(listener);
-    io.close().await;
+    chat.close().await;
     let _ = stop_tx.send(true);
     drop(alive_tx);
     if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::auth::rate_limit::RateLimits;
 use crate::chat::Chat;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Db;
 use crate::mail::Mailer;
@@ -20,6 +21,8 @@ pub struct Inner {
     pub limits: RateLimits,
     pub mailer: Mailer,
     pub chat: Chat,
+    /// Redis, when several instances act as one.
+    pub cluster: Option<Cluster>,
 }
 
 impl AppState {

@@ -1,6 +1,6 @@
 //! The JSON shapes clients see (SPEC §4): users, authors and messages.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::messages::StoredMessage;
 use crate::db::rfc3339;
@@ -63,7 +63,7 @@ pub struct UserEnvelope<T: Serialize> {
 }
 
 /// The author shown with a message.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Author {
     pub id: i64,
     pub username: String,

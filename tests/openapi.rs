@@ -7,7 +7,12 @@ use serde_json::Value;
 #[tokio::test]
 async fn openapi_document_lists_every_api_route() {
     let app = common::spawn_app().await;
-    let response = app.client().get(app.url("/api/v1/openapi.json")).send().await.unwrap();
+    let response = app
+        .client()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -32,13 +37,19 @@ async fn openapi_document_lists_every_api_route() {
         ("get", "/healthz"),
     ];
     for (method, path) in expected {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
     }
     // Every documented operation exists on the server (no 404/405 for it).
     let client = app.client();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
-            let concrete = path.replace("{id}", "1").replace("{username}", "nobody_x").replace("{room}", "global");
+            let concrete = path
+                .replace("{id}", "1")
+                .replace("{username}", "nobody_x")
+                .replace("{room}", "global");
             let request = match method.as_str() {
                 "get" => client.get(app.url(&concrete)),
                 "post" => client.post(app.url(&concrete)),

@@ -26,12 +26,13 @@ pub async fn confirm_password(
         .limits
         .login_failures_account
         .check(&key)
+        .await
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let candidate: String = password.chars().take(1024).collect();
     if verify_password(candidate, Some(user.password_hash.clone())).await? {
         Ok(())
     } else {
-        state.limits.login_failures_account.record(&key);
+        state.limits.login_failures_account.record(&key).await;
         Err(AppError::field(
             "current_password",
             "is not your current password",

@@ -22,12 +22,13 @@ pub async fn forgot_password(state: &AppState, ip: IpAddr, email: &str) -> Resul
     let limited = |r: Result<(), std::time::Duration>| {
         r.map_err(|retry_after| AppError::RateLimited { retry_after })
     };
-    limited(state.limits.forgot_ip.hit(&ip.to_string()))?;
+    limited(state.limits.forgot_ip.hit(&ip.to_string()).await)?;
     limited(
         state
             .limits
             .forgot_email
-            .hit(&email.as_str().to_lowercase()),
+            .hit(&email.as_str().to_lowercase())
+            .await,
     )?;
     let state = state.clone();
     tokio::spawn(async move {

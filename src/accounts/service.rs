@@ -26,6 +26,7 @@ pub async fn register(
         .limits
         .register_ip
         .check(&ip.to_string())
+        .await
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let mut errors = FieldErrors::new();
     let username = Username::parse(username)
@@ -50,7 +51,7 @@ pub async fn register(
         return Err(AppError::UsernameTaken);
     }
     let hash = hash_password(password.expose().to_owned()).await?;
-    state.limits.register_ip.record(&ip.to_string());
+    state.limits.register_ip.record(&ip.to_string()).await;
     let user = users::create(
         &state.db,
         username.as_str(),
@@ -92,18 +93,32 @@ pub async fn login(
     let limited = |r: Result<(), std::time::Duration>| {
         r.map_err(|retry_after| AppError::RateLimited { retry_after })
     };
-    limited(state.limits.login_failures_ip.check(&ip_key))?;
-    limited(state.limits.login_failures_account.check(&account_key))?;
+    limited(state.limits.login_failures_ip.check(&ip_key).await)?;
+    limited(
+        state
+            .limits
+            .login_failures_account
+            .check(&account_key)
+            .await,
+    )?;
     let password = password.chars().take(1024).collect::<String>();
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
         Some(user) if ok => {
-            state.limits.login_failures_account.reset(&account_key);
+            state
+                .limits
+                .login_failures_account
+                .reset(&account_key)
+                .await;
             Ok(user)
         }
         _ => {
-            state.limits.login_failures_ip.record(&ip_key);
-            state.limits.login_failures_account.record(&account_key);
+            state.limits.login_failures_ip.record(&ip_key).await;
+            state
+                .limits
+                .login_failures_account
+                .record(&account_key)
+                .await;
             Err(AppError::InvalidCredentials)
         }
     }

@@ -5,6 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::cluster::Cluster;
+
 /// At most `max` events per `window` per key.
 #[derive(Debug)]
 pub struct WindowLimiter {
@@ -110,31 +112,134 @@ impl TokenBucket {
     }
 }
 
+/// A window limit that holds across instances when Redis is configured
+/// (a fixed-window counter per key), and in-process otherwise. Should Redis
+/// fail, the in-process limiter takes over rather than letting everything pass.
+#[derive(Debug)]
+pub struct SharedLimiter {
+    name: &'static str,
+    max: u32,
+    window: Duration,
+    local: WindowLimiter,
+    redis: Option<redis::aio::ConnectionManager>,
+    prefix: String,
+}
+
+impl SharedLimiter {
+    pub fn new(name: &'static str, max: u32, window: Duration, cluster: Option<&Cluster>) -> Self {
+        SharedLimiter {
+            name,
+            max,
+            window,
+            local: WindowLimiter::new(max, window),
+            redis: cluster.map(|c| c.conn.clone()),
+            prefix: cluster.map(|c| c.prefix.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:rl:{}:{key}", self.prefix, self.name)
+    }
+
+    /// `Err(wait)` when the key already used its allowance.
+    pub async fn check(&self, key: &str) -> Result<(), Duration> {
+        let Some(conn) = &self.redis else {
+            return self.local.check(key);
+        };
+        let mut conn = conn.clone();
+        let redis_key = self.key(key);
+        let reply: redis::RedisResult<(Option<u32>, i64)> = redis::pipe()
+            .get(&redis_key)
+            .pttl(&redis_key)
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            Ok((Some(count), ttl)) if count >= self.max => {
+                Err(Duration::from_millis(ttl.max(1000) as u64))
+            }
+            Ok(_) => Ok(()),
+            Err(err) => {
+                tracing::warn!(error = %err, limit = self.name, "redis unavailable; limiting locally");
+                self.local.check(key)
+            }
+        }
+    }
+
+    /// Counts one event for the key.
+    pub async fn record(&self, key: &str) {
+        self.local.record(key);
+        let Some(conn) = &self.redis else { return };
+        let mut conn = conn.clone();
+        let redis_key = self.key(key);
+        let window_ms = self.window.as_millis() as i64;
+        let reply: redis::RedisResult<()> = redis::pipe()
+            .incr(&redis_key, 1)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&redis_key)
+            .arg(window_ms)
+            .arg("NX")
+            .ignore()
+            .query_async(&mut conn)
+            .await;
+        if let Err(err) = reply {
+            tracing::warn!(error = %err, limit = self.name, "redis unavailable; counted locally");
+        }
+    }
+
+    /// Checks, then counts.
+    pub async fn hit(&self, key: &str) -> Result<(), Duration> {
+        self.check(key).await?;
+        self.record(key).await;
+        Ok(())
+    }
+
+    /// Forgets the key's events.
+    pub async fn reset(&self, key: &str) {
+        self.local.reset(key);
+        if let Some(conn) = &self.redis {
+            let mut conn = conn.clone();
+            let reply: redis::RedisResult<()> = redis::cmd("DEL")
+                .arg(self.key(key))
+                .query_async(&mut conn)
+                .await;
+            if let Err(err) = reply {
+                tracing::warn!(error = %err, limit = self.name, "redis unavailable");
+            }
+        }
+    }
+}
+
 /// Every limit the server enforces.
 #[derive(Debug)]
 pub struct RateLimits {
     /// Failed logins per client address.
-    pub login_failures_ip: WindowLimiter,
+    pub login_failures_ip: SharedLimiter,
     /// Failed logins per account, from any address.
-    pub login_failures_account: WindowLimiter,
+    pub login_failures_account: SharedLimiter,
     /// Registrations per client address.
-    pub register_ip: WindowLimiter,
+    pub register_ip: SharedLimiter,
     /// Recovery requests per client address.
-    pub forgot_ip: WindowLimiter,
+    pub forgot_ip: SharedLimiter,
     /// Recovery requests per email address.
-    pub forgot_email: WindowLimiter,
+    pub forgot_email: SharedLimiter,
 }
 
 impl RateLimits {
-    pub fn new(login_limit: u32, register_limit: u32) -> Self {
+    pub fn new(login_limit: u32, register_limit: u32, cluster: Option<&Cluster>) -> Self {
         let quarter = Duration::from_secs(15 * 60);
         let hour = Duration::from_secs(3600);
         RateLimits {
-            login_failures_ip: WindowLimiter::new(login_limit, quarter),
-            login_failures_account: WindowLimiter::new(login_limit, quarter),
-            register_ip: WindowLimiter::new(register_limit, hour),
-            forgot_ip: WindowLimiter::new(10, hour),
-            forgot_email: WindowLimiter::new(3, hour),
+            login_failures_ip: SharedLimiter::new("login_ip", login_limit, quarter, cluster),
+            login_failures_account: SharedLimiter::new(
+                "login_account",
+                login_limit,
+                quarter,
+                cluster,
+            ),
+            register_ip: SharedLimiter::new("register_ip", register_limit, hour, cluster),
+            forgot_ip: SharedLimiter::new("forgot_ip", 10, hour, cluster),
+            forgot_email: SharedLimiter::new("forgot_email", 3, hour, cluster),
         }
     }
 }

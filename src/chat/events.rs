@@ -3,7 +3,11 @@
 use std::fmt;
 
 use serde_json::{json, Value};
+use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
 use socketioxide::extract::{AckSender, Extension, HttpExtension, SocketRef, TryData};
+use socketioxide_redis::RedisAdapter;
+
+use super::bus::RedisIo;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use tokio::sync::oneshot;
@@ -37,14 +41,26 @@ impl fmt::Display for Refused {
     }
 }
 
-pub(super) fn register(io: &SocketIo) {
-    io.ns("/", on_connect.with(authenticate));
+/// Registers the default namespace on a single instance.
+pub(super) fn register_local(io: &SocketIo<LocalAdapter>) {
+    io.ns(
+        "/",
+        on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
+    );
+}
+
+/// Registers the default namespace behind the Redis adapter.
+pub(super) async fn register_redis(io: &RedisIo) -> Result<(), String> {
+    type A = RedisAdapter<Emitter>;
+    io.ns("/", on_connect::<A>.with(authenticate::<A>))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Admits only handshakes with a live session cookie and, when an Origin is
 /// sent, our own origin (no cross-site WebSocket hijacking).
-async fn authenticate(
-    s: SocketRef,
+async fn authenticate<A: Adapter>(
+    s: SocketRef<A>,
     HttpExtension(state): HttpExtension<AppState>,
 ) -> Result<(), Refused> {
     let headers = &s.req_parts().headers;
@@ -74,19 +90,19 @@ async fn authenticate(
     Ok(())
 }
 
-async fn on_connect(
-    s: SocketRef,
+async fn on_connect<A: Adapter>(
+    s: SocketRef<A>,
     HttpExtension(state): HttpExtension<AppState>,
     Extension(user): Extension<ChatUser>,
 ) {
-    state.chat.presence.connect(user.author);
-    s.on("message", on_message);
-    s.on("history", on_history);
-    s.on("presence", on_presence);
-    s.on("typing", on_typing);
-    s.on_fallback(on_unknown);
+    s.on("message", on_message::<A>);
+    s.on("history", on_history::<A>);
+    s.on("presence", on_presence::<A>);
+    s.on("typing", on_typing::<A>);
+    s.on_fallback(on_unknown::<A>);
     s.on_disconnect(on_disconnect);
-    if let Err(err) = s.emit("presence", &state.chat.presence.snapshot()) {
+    state.chat.socket_connected(user.author).await;
+    if let Err(err) = s.emit("presence", &state.chat.snapshot().await) {
         tracing::debug!(error = %err, "could not send the presence list");
     }
 }
@@ -95,9 +111,9 @@ fn error_ack(err: &AppError) -> Value {
     json!({ "ok": false, "error": err.body() })
 }
 
-async fn on_message(
+async fn on_message<A: Adapter>(
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     HttpExtension(state): HttpExtension<AppState>,
     Extension(user): Extension<ChatUser>,
 ) {
@@ -151,9 +167,9 @@ async fn send_message(
         .map_err(|_| AppError::Unavailable("the message writer stopped".into()))?
 }
 
-async fn on_history(
+async fn on_history<A: Adapter>(
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     HttpExtension(state): HttpExtension<AppState>,
 ) {
     let data = data.unwrap_or(Value::Null);
@@ -174,19 +190,19 @@ async fn on_history(
     let _ = ack.send(&reply);
 }
 
-async fn on_presence(ack: AckSender, HttpExtension(state): HttpExtension<AppState>) {
-    let snapshot = state.chat.presence.snapshot();
+async fn on_presence<A: Adapter>(ack: AckSender<A>, HttpExtension(state): HttpExtension<AppState>) {
+    let snapshot = state.chat.snapshot().await;
     let _ = ack.send(&json!({ "ok": true, "online": snapshot.online, "count": snapshot.count }));
 }
 
-async fn on_typing(s: SocketRef, Extension(user): Extension<ChatUser>) {
+async fn on_typing<A: Adapter>(s: SocketRef<A>, Extension(user): Extension<ChatUser>) {
     let payload = json!({ "user": { "id": user.id, "username": user.username } });
     if let Err(err) = s.to(GLOBAL_ROOM).emit("typing", &payload).await {
         tracing::debug!(error = %err, "typing broadcast failed");
     }
 }
 
-async fn on_unknown(ack: AckSender) {
+async fn on_unknown<A: Adapter>(ack: AckSender<A>) {
     let _ = ack.send(&json!({
         "ok": false,
         "error": { "code": "unknown_event", "message": "this event is not supported" }
@@ -197,5 +213,5 @@ async fn on_disconnect(
     HttpExtension(state): HttpExtension<AppState>,
     Extension(user): Extension<ChatUser>,
 ) {
-    state.chat.presence.disconnect(user.id);
+    state.chat.socket_disconnected(user.id).await;
 }

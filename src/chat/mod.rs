@@ -2,7 +2,9 @@
 //! presence and the message writer.
 
 pub mod api;
+pub mod bus;
 mod events;
+mod global_presence;
 pub mod history;
 pub mod presence;
 mod writer;
@@ -11,22 +13,25 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
 use crate::auth::rate_limit::TokenBucket;
+use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::views::Author;
-pub use presence::Presence;
+pub use bus::Bus;
+use global_presence::GlobalPresence;
+pub use presence::{Presence, PresenceDiff, Snapshot};
 pub use writer::GLOBAL_ROOM;
 
 /// Handle on the live chat, shared by HTTP handlers (to end connections)
 /// and socket handlers.
 #[derive(Clone)]
 pub struct Chat {
-    io: SocketIo,
+    bus: Bus,
     writer: mpsc::Sender<writer::WriteJob>,
     presence: Arc<Presence>,
+    global: Option<GlobalPresence>,
     buckets: Arc<Mutex<HashMap<i64, TokenBucket>>>,
     rate: f64,
 }
@@ -41,35 +46,47 @@ fn session_room(session_id: i64) -> String {
 
 impl Chat {
     /// Starts the writer and the presence broadcaster.
-    pub fn start(io: SocketIo, db: Db, rate: f64) -> Self {
-        let writer = writer::spawn(db, io.clone());
-        let presence = Arc::new(Presence::default());
-        spawn_presence_broadcaster(io.clone(), presence.clone());
-        Chat {
-            io,
+    pub fn start(bus: Bus, db: Db, cluster: Option<&Cluster>, rate: f64) -> Self {
+        let writer = writer::spawn(db, bus.clone());
+        let chat = Chat {
+            bus,
             writer,
-            presence,
+            presence: Arc::new(Presence::default()),
+            global: cluster.map(GlobalPresence::new),
             buckets: Arc::new(Mutex::new(HashMap::new())),
             rate,
-        }
+        };
+        spawn_presence_broadcaster(chat.clone());
+        chat
     }
 
     /// Registers the namespace and its handlers.
-    pub fn register(&self) {
-        events::register(&self.io);
+    pub async fn register(&self) -> Result<(), String> {
+        match &self.bus {
+            Bus::Local(io) => {
+                events::register_local(io);
+                Ok(())
+            }
+            Bus::Redis(io) => events::register_redis(io).await,
+        }
     }
 
-    /// Ends every live connection of the user (account deleted).
+    /// Closes this instance's sockets.
+    pub async fn close(&self) {
+        self.bus.close().await;
+    }
+
+    /// Ends every live connection of the user (account deleted), everywhere.
     pub async fn disconnect_user(&self, user_id: i64) {
-        if let Err(err) = self.io.to(user_room(user_id)).disconnect().await {
+        if let Err(err) = self.bus.disconnect_room(user_room(user_id)).await {
             tracing::warn!(error = %err, user_id, "could not disconnect sockets");
         }
     }
 
-    /// Ends the live connections that came with these sessions.
+    /// Ends the live connections that came with these sessions, everywhere.
     pub async fn disconnect_sessions(&self, session_ids: &[i64]) {
         for id in session_ids {
-            if let Err(err) = self.io.to(session_room(*id)).disconnect().await {
+            if let Err(err) = self.bus.disconnect_room(session_room(*id)).await {
                 tracing::warn!(error = %err, session_id = id, "could not disconnect sockets");
             }
         }
@@ -78,6 +95,55 @@ impl Chat {
     /// New name or picture for an online user.
     pub fn update_author(&self, author: Author) {
         self.presence.update_author(author);
+    }
+
+    /// Counts a socket; tells other instances when the user came online here.
+    async fn socket_connected(&self, author: Author) {
+        if self.presence.connect(author.clone()) {
+            if let Some(global) = &self.global {
+                if let Err(err) = global.add(&author).await {
+                    tracing::warn!(error = %err, "redis presence update failed");
+                }
+            }
+        }
+    }
+
+    /// Uncounts a socket; tells other instances when the user left here.
+    async fn socket_disconnected(&self, user_id: i64) {
+        if self.presence.disconnect(user_id) {
+            if let Some(global) = &self.global {
+                if let Err(err) = global.remove(user_id).await {
+                    tracing::warn!(error = %err, "redis presence update failed");
+                }
+            }
+        }
+    }
+
+    /// Who is online (on every instance).
+    async fn snapshot(&self) -> Snapshot {
+        let local = self.presence.snapshot();
+        let Some(global) = &self.global else {
+            return local;
+        };
+        match global.online(false).await {
+            Ok(everyone) => {
+                let mut online: Vec<Author> = everyone.into_values().collect();
+                for author in local.online {
+                    if !online.iter().any(|a| a.id == author.id) {
+                        online.push(author);
+                    }
+                }
+                online.sort_by_key(|a| a.username.to_lowercase());
+                Snapshot {
+                    count: online.len(),
+                    online,
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "redis presence unavailable; showing this instance only");
+                local
+            }
+        }
     }
 
     /// Takes one message token of the user's allowance.
@@ -89,17 +155,64 @@ impl Chat {
             .or_insert_with(|| TokenBucket::new(rate, (rate * 5.0).max(10.0)))
             .take()
     }
+
+    /// The pending presence change, as the whole cluster sees it.
+    async fn next_diff(&self, heartbeat: bool) -> Option<PresenceDiff> {
+        let local = self.presence.take_diff();
+        let Some(global) = &self.global else {
+            return local;
+        };
+        let mut diff = local.unwrap_or(PresenceDiff {
+            joined: Vec::new(),
+            left: Vec::new(),
+            count: 0,
+        });
+        if heartbeat {
+            match global.heartbeat(&self.presence.snapshot().online).await {
+                Ok(vanished) => {
+                    diff.left
+                        .extend(vanished.into_iter().map(|a| presence::Departed {
+                            id: a.id,
+                            username: a.username,
+                        }))
+                }
+                Err(err) => tracing::warn!(error = %err, "redis presence heartbeat failed"),
+            }
+        }
+        if diff.joined.is_empty() && diff.left.is_empty() {
+            return None;
+        }
+        match global.online(true).await {
+            Ok(elsewhere) => {
+                // Only first arrivals and last departures anywhere are news.
+                diff.joined.retain(|a| !elsewhere.contains_key(&a.id));
+                diff.left.retain(|d| !elsewhere.contains_key(&d.id));
+                let mut everyone: std::collections::HashSet<i64> = elsewhere.into_keys().collect();
+                everyone.extend(self.presence.snapshot().online.iter().map(|a| a.id));
+                diff.count = everyone.len();
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "redis presence unavailable");
+                diff.count = self.presence.snapshot().count;
+            }
+        }
+        (!diff.joined.is_empty() || !diff.left.is_empty()).then_some(diff)
+    }
 }
 
-/// Sends the batched presence changes, at most a few times a second.
-fn spawn_presence_broadcaster(io: SocketIo, presence: Arc<Presence>) {
+/// Sends batched presence changes a few times a second; with Redis, also
+/// keeps this instance alive in the shared table and reaps dead instances.
+fn spawn_presence_broadcaster(chat: Chat) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
         loop {
             tick.tick().await;
-            if let Some(diff) = presence.take_diff() {
-                if let Err(err) = io.to(GLOBAL_ROOM).emit("presence_diff", &diff).await {
+            ticks += 1;
+            let heartbeat = chat.global.is_some() && ticks % 20 == 1;
+            if let Some(diff) = chat.next_diff(heartbeat).await {
+                if let Err(err) = chat.bus.emit_to(GLOBAL_ROOM, "presence_diff", &diff).await {
                     tracing::warn!(error = %err, "presence broadcast failed");
                 }
             }

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use socketioxide::SocketIo;
 use tokio::sync::{mpsc, oneshot};
 
+use super::Bus;
 use crate::db::messages::{self, NewMessage};
-use crate::db::{rfc3339, Db};
+use crate::db::{rfc3339, Backend, Db};
 use crate::error::AppError;
 use crate::views::{Author, MessageView};
 
@@ -24,20 +24,33 @@ pub struct WriteJob {
 }
 
 /// Starts the writer; the returned sender feeds it.
-pub fn spawn(db: Db, io: SocketIo) -> mpsc::Sender<WriteJob> {
+pub fn spawn(db: Db, bus: Bus) -> mpsc::Sender<WriteJob> {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(4096);
+    // Several instances on one PostgreSQL: commit and publish under a lock so
+    // every instance broadcasts in id order.
+    let shared = db.backend == Backend::Postgres && matches!(bus, Bus::Redis(_));
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            commit_and_publish(&db, &io, &mut batch).await;
+            commit_and_publish(&db, &bus, shared, &mut batch).await;
         }
     });
     tx
 }
 
-async fn commit_and_publish(db: &Db, io: &SocketIo, batch: &mut Vec<WriteJob>) {
+async fn commit_and_publish(db: &Db, bus: &Bus, shared: bool, batch: &mut Vec<WriteJob>) {
     let rows: Vec<NewMessage> = batch.iter().map(|job| job.message.clone()).collect();
-    match messages::insert_batch(db, &rows).await {
+    let mut conn = match db.pool.acquire().await {
+        Ok(conn) => conn,
+        Err(err) => return fail(batch, &err),
+    };
+    if shared {
+        if let Err(err) = messages::lock_publication(&mut conn).await {
+            return fail(batch, &err);
+        }
+    }
+    let outcome = messages::insert_batch_on(&mut conn, &rows).await;
+    match outcome {
         Ok(ids) => {
             for (job, id) in batch.drain(..).zip(ids) {
                 let view = MessageView {
@@ -47,19 +60,28 @@ async fn commit_and_publish(db: &Db, io: &SocketIo, batch: &mut Vec<WriteJob>) {
                     text: job.message.text,
                     created_at: rfc3339(job.message.created_at),
                 };
-                if let Err(err) = io.to(GLOBAL_ROOM).emit("message", &view).await {
+                if let Err(err) = bus.emit_to(GLOBAL_ROOM, "message", &view).await {
                     tracing::warn!(error = %err, message_id = id, "broadcast failed");
                 }
                 let _ = job.reply.send(Ok(view));
             }
         }
-        Err(err) => {
-            tracing::error!(error = %err, count = batch.len(), "storing messages failed");
-            for job in batch.drain(..) {
-                let _ = job.reply.send(Err(AppError::Unavailable(
-                    "messages could not be stored".into(),
-                )));
-            }
+        Err(err) => fail(batch, &err),
+    }
+    if shared {
+        if let Err(err) = messages::unlock_publication(&mut conn).await {
+            // Closing the connection releases the lock.
+            tracing::error!(error = %err, "could not release the publication lock");
+            drop(conn.detach());
         }
+    }
+}
+
+fn fail(batch: &mut Vec<WriteJob>, err: &sqlx::Error) {
+    tracing::error!(error = %err, count = batch.len(), "storing messages failed");
+    for job in batch.drain(..) {
+        let _ = job.reply.send(Err(AppError::Unavailable(
+            "messages could not be stored".into(),
+        )));
     }
 }

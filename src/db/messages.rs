@@ -1,6 +1,6 @@
 //! The `messages` table: chat history, one row per message.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, Connection, FromRow};
 
 use super::Db;
 
@@ -40,7 +40,16 @@ const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author_use
 /// Writes the messages in one transaction (group commit) and returns their
 /// ids in the same order; ids increase in that order.
 pub async fn insert_batch(db: &Db, batch: &[NewMessage]) -> sqlx::Result<Vec<i64>> {
-    let mut tx = db.pool.begin().await?;
+    let mut conn = db.pool.acquire().await?;
+    insert_batch_on(&mut conn, batch).await
+}
+
+/// [`insert_batch`] on a given connection (one that may hold a lock).
+pub async fn insert_batch_on(
+    conn: &mut AnyConnection,
+    batch: &[NewMessage],
+) -> sqlx::Result<Vec<i64>> {
+    let mut tx = conn.begin().await?;
     let mut ids = Vec::with_capacity(batch.len());
     for message in batch {
         let (id,): (i64,) = sqlx::query_as(
@@ -106,4 +115,22 @@ pub async fn count(db: &Db, room: &str) -> sqlx::Result<i64> {
         .fetch_one(&db.pool)
         .await?;
     Ok(n)
+}
+
+/// Serialises message commits of every instance sharing one PostgreSQL:
+/// taken before the insert and released after the broadcast, it makes ids
+/// reach Redis in the order they were assigned.
+pub async fn lock_publication(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1 FROM (SELECT pg_advisory_lock(727274)) AS locked")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
+/// Releases [`lock_publication`].
+pub async fn unlock_publication(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1 FROM (SELECT pg_advisory_unlock(727274)) AS unlocked")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
 }

@@ -1,4 +1,6 @@
-//! `GET /healthz`: 200 when the database answers.
+//! `GET /healthz`: 200 when the database (and Redis, when configured) answer.
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,15 +11,30 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = tokio::time::timeout(std::time::Duration::from_secs(3), state.db.ping()).await;
-    match database {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "ok" })),
-        ),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "unavailable" })),
-        ),
+    let limit = Duration::from_secs(3);
+    let database_ok = matches!(
+        tokio::time::timeout(limit, state.db.ping()).await,
+        Ok(Ok(()))
+    );
+    let mut body = json!({ "database": if database_ok { "ok" } else { "unavailable" } });
+    let mut healthy = database_ok;
+    if let Some(cluster) = &state.cluster {
+        let redis_ok = tokio::time::timeout(limit, cluster.ping())
+            .await
+            .unwrap_or(false);
+        body["redis"] = json!(if redis_ok { "ok" } else { "unavailable" });
+        healthy &= redis_ok;
+        if database_ok && !redis_ok {
+            body["status"] = json!("degraded");
+        }
     }
+    if body.get("status").is_none() {
+        body["status"] = json!(if healthy { "ok" } else { "unavailable" });
+    }
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }

@@ -109,6 +109,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         public_url: None,
         database_url: database_url(data_dir),
         redis_url: None,
+        redis_prefix: "chatroom".into(),
         smtp_url: None,
         mail_from: "chatroom <noreply@localhost>".into(),
         secure_cookies: None,

@@ -1,0 +1,57 @@
+//! The Socket.IO server, with the in-process adapter or the Redis adapter
+//! (several instances act as one). Everything that broadcasts goes through here.
+
+use serde::Serialize;
+use socketioxide::adapter::{Emitter, LocalAdapter};
+use socketioxide::SocketIo;
+use socketioxide_redis::RedisAdapter;
+
+/// The Socket.IO server behind the Redis adapter.
+pub type RedisIo = SocketIo<RedisAdapter<Emitter>>;
+
+/// The Socket.IO server, whichever adapter it runs on.
+#[derive(Clone)]
+pub enum Bus {
+    Local(SocketIo<LocalAdapter>),
+    Redis(RedisIo),
+}
+
+impl Bus {
+    /// Sends an event to every socket in a room, on every instance.
+    pub async fn emit_to<T: Serialize + ?Sized>(
+        &self,
+        room: &str,
+        event: &str,
+        data: &T,
+    ) -> Result<(), String> {
+        let room = room.to_owned();
+        match self {
+            Bus::Local(io) => io
+                .to(room)
+                .emit(event, data)
+                .await
+                .map_err(|e| e.to_string()),
+            Bus::Redis(io) => io
+                .to(room)
+                .emit(event, data)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Disconnects every socket in a room, on every instance.
+    pub async fn disconnect_room(&self, room: String) -> Result<(), String> {
+        match self {
+            Bus::Local(io) => io.to(room).disconnect().await.map_err(|e| e.to_string()),
+            Bus::Redis(io) => io.to(room).disconnect().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Closes this instance's sockets (at shutdown).
+    pub async fn close(&self) {
+        match self {
+            Bus::Local(io) => io.close().await,
+            Bus::Redis(io) => io.close().await,
+        }
+    }
+}

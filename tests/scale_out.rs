@@ -1,0 +1,421 @@
+//! Several instances as one: two servers sharing one PostgreSQL and one
+//! Redis (a private redis-server per test, so tests can stop it).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::sio::{self, SioClient};
+use common::smtp::free_port;
+use common::{spawn_with, unique_name, TestApp, PASSWORD};
+use serde_json::{json, Value};
+
+/// A redis-server child process on a free port.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        Self::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Option<Redis> {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            common::skip_or_fail("redis-server (apt-get install redis-server)");
+            return None;
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Redis {
+            child: Some(child),
+            port,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn postgres_reachable() -> bool {
+    let url = common::postgres_base_url();
+    let host_port = url
+        .split('@')
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("127.0.0.1:5432")
+        .to_owned();
+    std::net::TcpStream::connect(host_port).is_ok()
+}
+
+/// Two instances on one fresh PostgreSQL schema and a private Redis.
+struct Cluster {
+    a: TestApp,
+    b: TestApp,
+    redis: Redis,
+    schema: Option<String>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(schema) = self.schema.take() {
+            common::drop_schema(schema);
+        }
+    }
+}
+
+async fn cluster() -> Option<Cluster> {
+    if !postgres_reachable() {
+        common::skip_or_fail("PostgreSQL for the scale-out tests");
+        return None;
+    }
+    let redis = Redis::start()?;
+    let (schema, db_url) = common::fresh_postgres_schema().await;
+    let redis_url = redis.url();
+    let settings = |c: &mut chatroom::config::Config| {
+        c.database_url = db_url.clone();
+        c.redis_url = Some(redis_url.parse().unwrap());
+    };
+    let a = spawn_with(settings).await;
+    let b = spawn_with(settings).await;
+    Some(Cluster {
+        a,
+        b,
+        redis,
+        schema: Some(schema),
+    })
+}
+
+async fn connect(app: &TestApp, cookie: &str) -> SioClient {
+    sio::connect(&app.base, Some(cookie), None)
+        .await
+        .expect("socket connects")
+}
+
+#[tokio::test]
+async fn messages_cross_instances_with_the_same_ids_and_history_agrees() {
+    let Some(c) = cluster().await else { return };
+    let (_, _, alice_cookie) = c.a.user_with_cookie("xa").await;
+    let (_, _, bob_cookie) = c.a.user_with_cookie("xb").await;
+    let mut alice = connect(&c.a, &alice_cookie).await;
+    let mut bob = connect(&c.b, &bob_cookie).await;
+
+    let ack = alice.call("message", json!({"text": "from A"})).await;
+    assert_eq!(ack["ok"], true);
+    let got = bob.next("message").await;
+    assert_eq!(got, ack["message"]);
+    let echo = alice.next("message").await;
+    assert_eq!(echo["id"], got["id"], "the sender's own echo");
+    let ack = bob.call("message", json!({"text": "from B"})).await;
+    let got = alice.next("message").await;
+    assert_eq!(got["id"], ack["message"]["id"]);
+    // Each message arrives once.
+    assert!(
+        bob.next_within("message", Duration::from_millis(300))
+            .await
+            .is_some(),
+        "own echo"
+    );
+    assert!(
+        bob.next_within("message", Duration::from_millis(300))
+            .await
+            .is_none(),
+        "no duplicates"
+    );
+
+    let history_a = alice.call("history", json!({})).await;
+    let history_b = bob.call("history", json!({})).await;
+    assert_eq!(history_a["messages"], history_b["messages"]);
+    assert_eq!(history_a["messages"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn presence_is_global_and_counts_users_once() {
+    let Some(c) = cluster().await else { return };
+    let (alice_name, alice_id, alice_cookie) = c.a.user_with_cookie("pa").await;
+    let (bob_name, bob_id, bob_cookie) = c.a.user_with_cookie("pb").await;
+    let mut alice = connect(&c.a, &alice_cookie).await;
+    let _ = alice.next("presence").await;
+    let _ = alice
+        .next_within("presence_diff", Duration::from_millis(700))
+        .await;
+
+    let bob_on_b = connect(&c.b, &bob_cookie).await;
+    let first = bob_on_b.next("presence").await;
+    let names: Vec<&str> = first["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&alice_name.as_str()) && names.contains(&bob_name.as_str()),
+        "{first}"
+    );
+    assert_eq!(first["count"], 2);
+
+    let diff = alice.next("presence_diff").await;
+    assert_eq!(diff["joined"][0]["id"], bob_id, "{diff}");
+    assert_eq!(diff["count"], 2);
+
+    // Bob also on instance A: not news, listed once.
+    let bob_on_a = connect(&c.a, &bob_cookie).await;
+    assert!(alice
+        .next_within("presence_diff", Duration::from_millis(900))
+        .await
+        .is_none());
+    let listed = alice.call("presence", json!({})).await;
+    assert_eq!(listed["count"], 2, "{listed}");
+
+    // Leaving B while still on A: not news either.
+    bob_on_b.close();
+    assert!(alice
+        .next_within("presence_diff", Duration::from_millis(900))
+        .await
+        .is_none());
+    bob_on_a.close();
+    let diff = alice.next("presence_diff").await;
+    assert_eq!(
+        diff["left"],
+        json!([{ "id": bob_id, "username": bob_name }])
+    );
+    assert_eq!(diff["count"], 1);
+    let _ = alice_id;
+}
+
+#[tokio::test]
+async fn logout_on_one_instance_disconnects_sockets_on_the_other() {
+    let Some(c) = cluster().await else { return };
+    let (_, _, cookie) = c.a.user_with_cookie("lo").await;
+    let socket_on_b = connect(&c.b, &cookie).await;
+    let response = reqwest::Client::new()
+        .post(c.a.url("/api/v1/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(socket_on_b.closed_within(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn concurrent_senders_on_both_instances_are_seen_in_one_order() {
+    let Some(c) = cluster().await else { return };
+    let mut listeners = Vec::new();
+    for app in [&c.a, &c.b] {
+        let (_, _, cookie) = app.user_with_cookie("lis").await;
+        listeners.push(connect(app, &cookie).await);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &c.a } else { &c.b };
+        let (_, _, cookie) = app.user_with_cookie("snd").await;
+        let mut client = connect(app, &cookie).await;
+        tasks.push(tokio::spawn(async move {
+            for n in 0..10 {
+                let ack = client
+                    .call("message", json!({"text": format!("{i}-{n}")}))
+                    .await;
+                assert_eq!(ack["ok"], true);
+            }
+            client
+        }));
+    }
+    let mut keep = Vec::new();
+    for task in tasks {
+        keep.push(task.await.unwrap());
+    }
+    let mut orders = Vec::new();
+    for listener in &listeners {
+        let mut ids = Vec::new();
+        for _ in 0..100 {
+            ids.push(listener.next("message").await["id"].as_i64().unwrap());
+        }
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in id order: {ids:?}");
+        orders.push(ids);
+    }
+    assert_eq!(orders[0], orders[1]);
+}
+
+#[tokio::test]
+async fn failed_logins_are_counted_across_instances() {
+    let Some(c) = cluster().await else { return };
+    let name = unique_name("shared");
+    c.a.register(&name).await;
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &c.a } else { &c.b };
+        let r = app
+            .post_json(
+                &app.client(),
+                "/api/v1/auth/login",
+                json!({"username": name, "password": "nope nope nope"}),
+            )
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+    for app in [&c.a, &c.b] {
+        let r = app
+            .post_json(
+                &app.client(),
+                "/api/v1/auth/login",
+                json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status(), 429);
+    }
+}
+
+#[tokio::test]
+async fn redis_outage_degrades_health_and_service_resumes() {
+    let Some(mut c) = cluster().await else { return };
+    let (_, _, cookie) = c.a.user_with_cookie("out").await;
+    let health: Value =
+        c.a.client()
+            .get(c.a.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(health["redis"], "ok");
+
+    let port = c.redis.port;
+    c.redis.stop();
+    let response = c.a.client().get(c.a.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let health: Value = response.json().await.unwrap();
+    assert_eq!(health["status"], "degraded");
+    // The instance still serves its own users.
+    let me = reqwest::Client::new()
+        .get(c.a.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    c.redis = Redis::start_on(port).expect("redis restarts");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = c.a.client().get(c.a.url("/healthz")).send().await.unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "health did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut socket = connect(&c.a, &cookie).await;
+    let ack = socket
+        .call("message", json!({"text": "after the outage"}))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+}
+
+#[tokio::test]
+async fn a_crashed_instance_leaves_no_ghosts() {
+    let Some(c) = cluster().await else { return };
+    let (_, _, alice_cookie) = c.a.user_with_cookie("alive").await;
+    let (ghost_name, ghost_id, ghost_cookie) = c.a.user_with_cookie("ghost").await;
+    let alice = connect(&c.a, &alice_cookie).await;
+    let _ = alice.next("presence").await;
+    let _ = alice
+        .next_within("presence_diff", Duration::from_millis(700))
+        .await;
+
+    // A third instance as a real process, killed without any clean-up.
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = c.a.state.config.database_url.clone();
+    let redis_url = c.redis.url();
+    let victim = common::process::start(
+        dir.path(),
+        &[
+            ("CHATROOM_DATABASE_URL", db_url.as_str()),
+            ("CHATROOM_REDIS_URL", redis_url.as_str()),
+        ],
+    );
+    let ghost = sio::connect(&victim.base, Some(&ghost_cookie), None)
+        .await
+        .unwrap();
+    let mut joined = false;
+    for _ in 0..5 {
+        if let Some(diff) = alice
+            .next_within("presence_diff", Duration::from_secs(2))
+            .await
+        {
+            joined |= diff["joined"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["id"] == ghost_id);
+        }
+        if joined {
+            break;
+        }
+    }
+    assert!(joined, "the user on the third instance came online");
+    drop(victim); // SIGKILL
+    drop(ghost);
+    let mut left = None;
+    for _ in 0..10 {
+        if let Some(diff) = alice
+            .next_within("presence_diff", Duration::from_secs(5))
+            .await
+        {
+            if diff["left"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["id"] == ghost_id)
+            {
+                left = Some(diff);
+                break;
+            }
+        }
+    }
+    let left = left.expect("the dead instance's users were reaped");
+    assert!(left["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["username"] == ghost_name.as_str()));
+}
