@@ -20,6 +20,20 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve,
+    /// Copy a SQLite database into an empty PostgreSQL database (ids kept).
+    MigrateToPostgres {
+        /// The source, e.g. sqlite://data/chatroom.db
+        #[arg(long)]
+        from: String,
+        /// The target, e.g. postgres://user@host/chatroom
+        #[arg(long)]
+        to: String,
+    },
+    /// Import the users of the old Flask app (users.txt, <name>.csv, static/).
+    ImportLegacy {
+        /// The old app's directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Every setting the server reads.

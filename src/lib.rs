@@ -5,6 +5,7 @@
 //! the same path.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod chat;
 pub mod cluster;

@@ -55,5 +55,41 @@ async fn main() -> ExitCode {
             app.run_until(shutdown_signal()).await;
             ExitCode::SUCCESS
         }
+        Command::MigrateToPostgres { from, to } => {
+            match chatroom::admin::migrate::run(&from, &to).await {
+                Ok(counts) => {
+                    for (table, rows) in counts {
+                        println!("{table}: {rows} rows copied");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("chatroom: migrate-to-postgres: {err}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::ImportLegacy { dir } => {
+            let db = match chatroom::db::Db::connect(&cli.config.database_url).await {
+                Ok(db) => db,
+                Err(err) => {
+                    eprintln!("chatroom: CHATROOM_DATABASE_URL: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            match chatroom::admin::legacy::run(&db, &dir).await {
+                Ok(summary) => {
+                    print!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!(
+                        "chatroom: import-legacy: cannot read {}: {err}",
+                        dir.display()
+                    );
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }

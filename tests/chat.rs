@@ -527,3 +527,19 @@ async fn long_polling_transport_works() {
     assert_eq!(seen["text"], "via polling");
     let _ = ws.call("presence", json!({})).await;
 }
+
+#[tokio::test]
+async fn events_sent_right_after_connecting_are_answered() {
+    let app = spawn_app().await;
+    let (_, _, cookie) = app.user_with_cookie("eager").await;
+    for i in 0..20 {
+        let mut client = connect(&app, &cookie).await;
+        let ack = client
+            .call("message", json!({ "text": format!("hello {i}") }))
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+        let history = client.call("history", json!({"limit": 1})).await;
+        assert_eq!(history["ok"], true);
+        client.close();
+    }
+}

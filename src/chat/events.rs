@@ -87,6 +87,14 @@ async fn authenticate<A: Adapter>(
         username: user.username.clone(),
         author: Author::from(&user),
     });
+    // Handlers are registered here, before the server confirms the
+    // connection: a client that emits right after connecting must not race
+    // the (asynchronous) connect handler.
+    s.on("message", on_message::<A>);
+    s.on("history", on_history::<A>);
+    s.on("presence", on_presence::<A>);
+    s.on("typing", on_typing::<A>);
+    s.on_fallback(on_unknown::<A>);
     Ok(())
 }
 
@@ -95,11 +103,6 @@ async fn on_connect<A: Adapter>(
     HttpExtension(state): HttpExtension<AppState>,
     Extension(user): Extension<ChatUser>,
 ) {
-    s.on("message", on_message::<A>);
-    s.on("history", on_history::<A>);
-    s.on("presence", on_presence::<A>);
-    s.on("typing", on_typing::<A>);
-    s.on_fallback(on_unknown::<A>);
     s.on_disconnect(on_disconnect);
     state.chat.socket_connected(user.author).await;
     if let Err(err) = s.emit("presence", &state.chat.snapshot().await) {
@@ -140,11 +143,13 @@ async fn send_message(
         .chat
         .take_message_token(user.id)
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    // The presence table holds the freshest name and picture; right after
+    // connecting it may not have the user yet.
     let author = state
         .chat
         .presence
         .author(user.id)
-        .ok_or(AppError::Unauthenticated)?;
+        .unwrap_or_else(|| std::sync::Arc::new(user.author.clone()));
     let (reply, outcome) = oneshot::channel();
     let job = WriteJob {
         message: NewMessage {

@@ -1,0 +1,170 @@
+//! `chatroom migrate-to-postgres`: copies a SQLite database into an empty
+//! PostgreSQL one, keeping every id, then moves the sequences past them.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::db::{Backend, Db};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Int,
+    OptInt,
+    Text,
+    OptText,
+    Bytes,
+}
+
+/// Tables in foreign-key order, with their columns.
+const TABLES: &[(&str, &[(&str, Kind)])] = &[
+    (
+        "users",
+        &[
+            ("id", Kind::Int),
+            ("username", Kind::Text),
+            ("username_key", Kind::Text),
+            ("password_hash", Kind::Text),
+            ("email", Kind::OptText),
+            ("email_key", Kind::OptText),
+            ("email_verified", Kind::Int),
+            ("avatar_hash", Kind::OptText),
+            ("created_at", Kind::Int),
+        ],
+    ),
+    (
+        "avatars",
+        &[
+            ("user_id", Kind::Int),
+            ("hash", Kind::Text),
+            ("content_type", Kind::Text),
+            ("data", Kind::Bytes),
+        ],
+    ),
+    (
+        "sessions",
+        &[
+            ("id", Kind::Int),
+            ("token_hash", Kind::Text),
+            ("user_id", Kind::Int),
+            ("csrf_token", Kind::Text),
+            ("user_agent", Kind::Text),
+            ("created_at", Kind::Int),
+            ("last_seen_at", Kind::Int),
+        ],
+    ),
+    (
+        "tokens",
+        &[
+            ("id", Kind::Int),
+            ("kind", Kind::Text),
+            ("token_hash", Kind::Text),
+            ("user_id", Kind::Int),
+            ("email", Kind::OptText),
+            ("created_at", Kind::Int),
+            ("expires_at", Kind::Int),
+            ("used_at", Kind::OptInt),
+        ],
+    ),
+    (
+        "messages",
+        &[
+            ("id", Kind::Int),
+            ("room", Kind::Text),
+            ("author_id", Kind::OptInt),
+            ("text", Kind::Text),
+            ("created_at", Kind::Int),
+        ],
+    ),
+    (
+        "mail_outbox",
+        &[
+            ("id", Kind::Int),
+            ("recipient", Kind::Text),
+            ("subject", Kind::Text),
+            ("body_text", Kind::Text),
+            ("body_html", Kind::Text),
+            ("created_at", Kind::Int),
+            ("attempts", Kind::Int),
+            ("next_attempt_at", Kind::Int),
+            ("claimed_until", Kind::Int),
+            ("sent_at", Kind::OptInt),
+            ("failed_at", Kind::OptInt),
+            ("last_error", Kind::OptText),
+        ],
+    ),
+];
+
+/// Why the copy did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("the source must be a sqlite:// URL and the target a postgres:// URL")]
+    WrongBackends,
+    #[error("the target database already holds {0} users; migrate into an empty database")]
+    TargetNotEmpty(i64),
+    #[error("{0}")]
+    Connect(#[from] crate::db::ConnectError),
+    #[error("{0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Copies everything; returns (table, rows) counts.
+pub async fn run(from: &str, to: &str) -> Result<Vec<(&'static str, usize)>, MigrateError> {
+    let source = Db::connect(from).await?;
+    let target = Db::connect(to).await?;
+    if source.backend != Backend::Sqlite || target.backend != Backend::Postgres {
+        return Err(MigrateError::WrongBackends);
+    }
+    let (existing,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&target.pool)
+        .await?;
+    if existing > 0 {
+        return Err(MigrateError::TargetNotEmpty(existing));
+    }
+    let mut tx = target.pool.begin().await?;
+    let mut counts = Vec::new();
+    for (table, columns) in TABLES {
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let select = format!("SELECT {} FROM {table} ORDER BY 1", names.join(", "));
+        let rows: Vec<AnyRow> = sqlx::query(sqlx::AssertSqlSafe(select))
+            .fetch_all(&source.pool)
+            .await?;
+        let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        let insert = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            names.join(", "),
+            placeholders.join(", ")
+        );
+        for row in &rows {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+            for (i, (_, kind)) in columns.iter().enumerate() {
+                query = match kind {
+                    Kind::Int => query.bind(row.try_get::<i64, _>(i)?),
+                    Kind::OptInt => query.bind(row.try_get::<Option<i64>, _>(i)?),
+                    Kind::Text => query.bind(row.try_get::<String, _>(i)?),
+                    Kind::OptText => query.bind(row.try_get::<Option<String>, _>(i)?),
+                    Kind::Bytes => query.bind(row.try_get::<Vec<u8>, _>(i)?),
+                };
+            }
+            query.execute(&mut *tx).await?;
+        }
+        if columns.first().is_some_and(|(name, _)| *name == "id") {
+            let reset = format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1), \
+                 (SELECT COUNT(*) > 0 FROM {table}))"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT 1 FROM ({reset}) AS s")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        counts.push((*table, rows.len()));
+    }
+    tx.commit().await?;
+    close(source.pool).await;
+    close(target.pool).await;
+    Ok(counts)
+}
+
+async fn close(pool: AnyPool) {
+    pool.close().await;
+}

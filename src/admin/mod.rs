@@ -1,0 +1,4 @@
+//! Operator subcommands that work on the database directly.
+
+pub mod legacy;
+pub mod migrate;
