@@ -101,6 +101,10 @@ impl Drop for Cluster {
 }
 
 async fn cluster() -> Option<Cluster> {
+    cluster_with(None).await
+}
+
+async fn cluster_with(smtp_url: Option<String>) -> Option<Cluster> {
     if !postgres_reachable() {
         common::skip_or_fail("PostgreSQL for the scale-out tests");
         return None;
@@ -111,6 +115,7 @@ async fn cluster() -> Option<Cluster> {
     let settings = |c: &mut chatroom::config::Config| {
         c.database_url = db_url.clone();
         c.redis_url = Some(redis_url.parse().unwrap());
+        c.smtp_url = smtp_url.as_ref().map(|u| u.parse().unwrap());
     };
     let a = spawn_with(settings).await;
     let b = spawn_with(settings).await;
@@ -418,4 +423,36 @@ async fn a_crashed_instance_leaves_no_ghosts() {
         .unwrap()
         .iter()
         .any(|u| u["username"] == ghost_name.as_str()));
+}
+
+#[tokio::test]
+async fn mail_workers_on_two_instances_send_each_mail_once() {
+    let Some(smtp) = common::smtp::SmtpSink::start() else {
+        return;
+    };
+    let Some(c) = cluster_with(Some(smtp.url())).await else {
+        return;
+    };
+    let mut addresses = Vec::new();
+    for i in 0..12 {
+        let app = if i % 2 == 0 { &c.a } else { &c.b };
+        let name = unique_name("mailer");
+        let address = format!("{name}@example.com");
+        let r = app
+            .post_json(
+                &app.client(),
+                "/api/v1/auth/register",
+                json!({"username": name, "password": PASSWORD, "email": address}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        addresses.push(address);
+    }
+    for address in &addresses {
+        smtp.wait_for(address, 1, Duration::from_secs(15)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for address in &addresses {
+        assert_eq!(smtp.mails_to(address).len(), 1, "{address} got one mail");
+    }
 }
