@@ -96,6 +96,10 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_REGISTER_LIMIT", default_value_t = 20)]
     pub register_limit: u32,
 
+    /// Concurrent TCP connections allowed per client address.
+    #[arg(long, env = "CHATROOM_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
     /// `text` or `json`.
     #[arg(long, env = "CHATROOM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

@@ -29,6 +29,7 @@ use axum::{middleware, Extension, Router};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::auth::rate_limit::RateLimits;
 use crate::chat::{Bus, Chat};
@@ -166,6 +167,7 @@ impl Application {
                 state.clone(),
                 auth::csrf::origin_guard,
             ))
+            .layer(RequestBodyTimeoutLayer::new(server::BODY_TIMEOUT))
             .layer(CompressionLayer::new())
             .layer(middleware::from_fn_with_state(
                 state.clone(),
@@ -199,13 +201,9 @@ impl Application {
     /// Serves until `shutdown` completes, then closes live sockets and lets
     /// in-flight requests finish.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-        server::serve(
-            self.listener,
-            self.router,
-            self.state.chat.clone(),
-            shutdown,
-        )
-        .await;
+        let max_per_ip = self.state.config.max_connections_per_ip;
+        let chat = self.state.chat.clone();
+        server::serve(self.listener, self.router, chat, max_per_ip, shutdown).await;
     }
 }
 

@@ -1,7 +1,9 @@
 //! The HTTP/1.1 server loop: header timeout, WebSocket upgrades, client
 //! addresses, request logs and graceful shutdown.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request};
@@ -15,15 +17,56 @@ use tower::ServiceExt;
 
 /// A client must send a complete request head within this time.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A request body must arrive within this time.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// In-flight requests get this long to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Counts open connections per client address.
+#[derive(Clone, Default)]
+struct ConnectionCounts(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// Releases a connection's slot when the connection ends.
+struct Slot {
+    counts: ConnectionCounts,
+    ip: IpAddr,
+}
+
+impl ConnectionCounts {
+    fn acquire(&self, ip: IpAddr, max: usize) -> Option<Slot> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
 
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     chat: crate::chat::Chat,
+    max_per_ip: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    let counts = ConnectionCounts::default();
     // Every connection task holds a sender; when all are gone, all are done.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -46,6 +89,11 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(slot) = counts.acquire(peer.ip(), max_per_ip) else {
+            tracing::warn!(ip = %peer.ip(), "too many connections from one address; refused");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = router.clone().map_request(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
@@ -62,6 +110,7 @@ pub(crate) async fn serve(
         let alive = alive_tx.clone();
         tokio::spawn(async move {
             let _alive = alive;
+            let _slot = slot;
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,

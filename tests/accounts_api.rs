@@ -602,3 +602,37 @@ async fn healthz_answers_when_the_database_does() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["database"], "ok");
 }
+
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let app = spawn_with(|c| c.max_connections_per_ip = 5).await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(tokio::net::TcpStream::connect(app.addr).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refused = reqwest::Client::new().get(app.url("/healthz")).send().await;
+    assert!(refused.is_err(), "the sixth connection is closed");
+    // Another address is still served.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 3, 1]))
+        .build()
+        .unwrap();
+    assert_eq!(
+        other
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let again = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "slots are released");
+}

@@ -543,3 +543,27 @@ async fn events_sent_right_after_connecting_are_answered() {
         client.close();
     }
 }
+
+#[tokio::test]
+async fn a_flood_of_events_from_one_socket_gets_rate_limited_acks() {
+    let app = spawn_with(|c| c.chat_rate = 1.0).await;
+    let (_, _, cookie) = app.user_with_cookie("flood").await;
+    let (_, _, other_cookie) = app.user_with_cookie("calm").await;
+    let mut client = connect(&app, &cookie).await;
+    let mut limited = 0;
+    for _ in 0..200 {
+        let ack = client.call("history", json!({"limit": 1})).await;
+        if ack["ok"] == false {
+            assert_eq!(ack["error"]["code"], "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(
+        limited > 100,
+        "most of a 200-event burst is refused ({limited})"
+    );
+    // Others are unaffected.
+    let mut calm = connect(&app, &other_cookie).await;
+    let ack = calm.call("history", json!({})).await;
+    assert_eq!(ack["ok"], true);
+}

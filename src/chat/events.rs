@@ -10,11 +10,14 @@ use socketioxide_redis::RedisAdapter;
 use super::bus::RedisIo;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::oneshot;
 
 use super::history::{parse_page, Param};
 use super::writer::{WriteJob, GLOBAL_ROOM};
 use super::{session_room, user_room};
+use crate::auth::rate_limit::TokenBucket;
 use crate::auth::{csrf, secret, session};
 use crate::db::messages::{self, NewMessage};
 use crate::db::{now_ms, sessions};
@@ -29,6 +32,17 @@ struct ChatUser {
     id: i64,
     username: String,
     author: Author,
+    /// Every event of this socket takes a token: a flood gets error acks.
+    events: Arc<Mutex<TokenBucket>>,
+}
+
+impl ChatUser {
+    fn allow_event(&self) -> Result<(), AppError> {
+        let mut bucket = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        bucket
+            .take()
+            .map_err(|retry_after| AppError::RateLimited { retry_after })
+    }
 }
 
 /// Why a connection was refused; its text is the connect error's `message`.
@@ -86,6 +100,7 @@ async fn authenticate<A: Adapter>(
         id: user.id,
         username: user.username.clone(),
         author: Author::from(&user),
+        events: Arc::new(Mutex::new(state.chat.event_bucket())),
     });
     // Handlers are registered here, before the server confirms the
     // connection: a client that emits right after connecting must not race
@@ -120,7 +135,10 @@ async fn on_message<A: Adapter>(
     HttpExtension(state): HttpExtension<AppState>,
     Extension(user): Extension<ChatUser>,
 ) {
-    let result = send_message(&state, &user, data.ok()).await;
+    let result = match user.allow_event() {
+        Ok(()) => send_message(&state, &user, data.ok()).await,
+        Err(err) => Err(err),
+    };
     let reply = match result {
         Ok(message) => json!({ "ok": true, "message": message }),
         Err(err) => error_ack(&err),
@@ -176,7 +194,12 @@ async fn on_history<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
     HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
 ) {
+    if let Err(err) = user.allow_event() {
+        let _ = ack.send(&error_ack(&err));
+        return;
+    }
     let data = data.unwrap_or(Value::Null);
     let param = |name: &str| match data.get(name) {
         Some(v) => Param::Json(v),
@@ -195,19 +218,34 @@ async fn on_history<A: Adapter>(
     let _ = ack.send(&reply);
 }
 
-async fn on_presence<A: Adapter>(ack: AckSender<A>, HttpExtension(state): HttpExtension<AppState>) {
+async fn on_presence<A: Adapter>(
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    if let Err(err) = user.allow_event() {
+        let _ = ack.send(&error_ack(&err));
+        return;
+    }
     let snapshot = state.chat.snapshot().await;
     let _ = ack.send(&json!({ "ok": true, "online": snapshot.online, "count": snapshot.count }));
 }
 
 async fn on_typing<A: Adapter>(s: SocketRef<A>, Extension(user): Extension<ChatUser>) {
+    if user.allow_event().is_err() {
+        return;
+    }
     let payload = json!({ "user": { "id": user.id, "username": user.username } });
     if let Err(err) = s.to(GLOBAL_ROOM).emit("typing", &payload).await {
         tracing::debug!(error = %err, "typing broadcast failed");
     }
 }
 
-async fn on_unknown<A: Adapter>(ack: AckSender<A>) {
+async fn on_unknown<A: Adapter>(ack: AckSender<A>, Extension(user): Extension<ChatUser>) {
+    if let Err(err) = user.allow_event() {
+        let _ = ack.send(&error_ack(&err));
+        return;
+    }
     let _ = ack.send(&json!({
         "ok": false,
         "error": { "code": "unknown_event", "message": "this event is not supported" }

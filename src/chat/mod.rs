@@ -156,6 +156,13 @@ impl Chat {
             .take()
     }
 
+    /// The allowance of all events of one socket: at least 20 per second
+    /// (bursts of three seconds' worth), and twice the chat rate.
+    fn event_bucket(&self) -> TokenBucket {
+        let rate = (self.rate * 2.0).max(20.0);
+        TokenBucket::new(rate, rate * 3.0)
+    }
+
     /// The pending presence change, as the whole cluster sees it.
     async fn next_diff(&self, heartbeat: bool) -> Option<PresenceDiff> {
         let local = self.presence.take_diff();

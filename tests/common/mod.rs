@@ -116,6 +116,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         chat_rate: 1000.0,
         login_limit: 20,
         register_limit: 1000,
+        max_connections_per_ip: 256,
         log_format: LogFormat::Text,
     }
 }
