@@ -29,6 +29,18 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Create many accounts at once, `<prefix>0` … (load tests, demos).
+    SeedUsers {
+        /// How many accounts.
+        #[arg(long, default_value_t = 1000)]
+        count: u32,
+        /// Username prefix.
+        #[arg(long, default_value = "user")]
+        prefix: String,
+        /// The password every seeded account gets.
+        #[arg(long, env = "CHATROOM_SEED_PASSWORD")]
+        password: String,
+    },
     /// Import the users of the old Flask app (users.txt, <name>.csv, static/).
     ImportLegacy {
         /// The old app's directory.

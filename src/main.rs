@@ -69,6 +69,32 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::SeedUsers {
+            count,
+            prefix,
+            password,
+        } => {
+            let db = match chatroom::db::Db::connect(&cli.config.database_url).await {
+                Ok(db) => db,
+                Err(err) => {
+                    eprintln!("chatroom: CHATROOM_DATABASE_URL: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            match chatroom::admin::seed::run(&db, &prefix, count, &password).await {
+                Ok(created) => {
+                    println!(
+                        "created {created} of {count} accounts ({prefix}0 … {prefix}{})",
+                        count.saturating_sub(1)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("chatroom: seed-users: {err}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::ImportLegacy { dir } => {
             let db = match chatroom::db::Db::connect(&cli.config.database_url).await {
                 Ok(db) => db,

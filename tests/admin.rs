@@ -192,3 +192,60 @@ async fn legacy_users_are_imported_safely_and_idempotently() {
     );
     assert_eq!(login(&server.base, "x", "tooShortName").await.status(), 401);
 }
+
+#[tokio::test]
+async fn seed_users_creates_accounts_that_can_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/seed.db", dir.path().display());
+    let envs = [("CHATROOM_DATABASE_URL", db.as_str())];
+    let out = run(
+        dir.path(),
+        &[
+            "seed-users",
+            "--count",
+            "5",
+            "--prefix",
+            "load",
+            "--password",
+            PASSWORD,
+        ],
+        &envs,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created 5 of 5"));
+    let again = run(
+        dir.path(),
+        &[
+            "seed-users",
+            "--count",
+            "6",
+            "--prefix",
+            "load",
+            "--password",
+            PASSWORD,
+        ],
+        &envs,
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("created 1 of 6"));
+    let weak = run(
+        dir.path(),
+        &[
+            "seed-users",
+            "--count",
+            "2",
+            "--prefix",
+            "weak",
+            "--password",
+            "123",
+        ],
+        &envs,
+    );
+    assert_eq!(weak.status.code(), Some(2));
+    let server = start(dir.path(), &envs);
+    assert_eq!(login(&server.base, "load4", PASSWORD).await.status(), 200);
+    assert_eq!(login(&server.base, "weak0", "123").await.status(), 401);
+}
