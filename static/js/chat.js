@@ -428,6 +428,8 @@
     var entry = { key: key, text: text, el: el, queued: false };
     pending.set(key, entry);
     els.input.value = "";
+    // The next keystroke announces typing again.
+    lastTypingSent = 0;
     updateComposer();
     scrollToBottom();
     deliver(entry);

@@ -1,0 +1,336 @@
+// The whole journey of chatroom users in real headless Chromium.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { io } from "socket.io-client";
+import { CHROMIUM_ARGS, Server, startSmtp, linkIn, seriousViolations, screenshots } from "./support.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PHOTO = join(here, "..", "tests", "fixtures", "legacy", "static", "alice.png");
+const PASSWORD = "correct horse battery staple";
+const NEW_PASSWORD = "violet harbour lantern drift";
+const RESET_PASSWORD = "seven quiet ravens at dawn";
+
+let browser;
+let smtp;
+let server;
+const problems = []; // CSP violations and page errors, from every page
+const users = {};
+
+function watch(page, who) {
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
+      problems.push(`${who}: ${msg.text()}`);
+    }
+  });
+  page.on("pageerror", (err) => problems.push(`${who}: ${err.message}`));
+}
+
+async function newUser(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  watch(page, name);
+  users[name] = { context, page, name };
+  return users[name];
+}
+
+async function checkA11y(page, label) {
+  const violations = await seriousViolations(page);
+  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
+}
+
+async function register(page, name) {
+  await page.goto(`${server.base}/register`);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.waitForURL(`${server.base}/discover`);
+}
+
+async function logIn(page, name, password) {
+  await page.goto(`${server.base}/login`);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(`${server.base}/discover`);
+}
+
+async function connected(page) {
+  await page.locator('#connection[data-state="connected"]').waitFor();
+}
+
+async function say(page, text) {
+  const box = page.getByLabel("Message");
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+function messageLocator(page, text) {
+  return page.locator(".message-body", { hasText: text });
+}
+
+async function sessionCookie(context) {
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "chatroom_session");
+  return `chatroom_session=${session.value}`;
+}
+
+function socketFor(cookie) {
+  return io(server.base, {
+    transports: ["websocket"],
+    extraHeaders: { Cookie: cookie },
+    reconnection: true,
+    reconnectionDelay: 100,
+  });
+}
+
+before(async () => {
+  smtp = await startSmtp();
+  server = new Server({ CHATROOM_SMTP_URL: smtp.url, CHATROOM_CHAT_RATE: "1000" });
+  await server.start();
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  for (const user of Object.values(users)) await user.context.close().catch(() => {});
+  await browser?.close();
+  await server?.kill();
+  smtp?.stop();
+});
+
+test("sign up shows field errors next to the field, then lands on Discover", async () => {
+  const { page } = await newUser("alice");
+  await page.goto(`${server.base}/register`);
+  await checkA11y(page, "/register");
+  await screenshots(page, "register");
+  await page.getByLabel("Username").fill("alice");
+  await page.getByLabel("Password", { exact: true }).fill("password");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  const error = page.locator("#password-error");
+  await error.waitFor();
+  assert.match(await error.textContent(), /guess|characters/);
+  assert.equal(await page.getByLabel("Username").inputValue(), "alice", "input kept");
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.waitForURL(`${server.base}/discover`);
+  await connected(page);
+  await checkA11y(page, "/discover");
+});
+
+test("two people chat live and see each other online", async () => {
+  const alice = users.alice.page;
+  const { page: bob } = await newUser("bob");
+  await register(bob, "bob");
+  await connected(bob);
+  await bob.getByRole("list", { name: "Online" }).getByText("alice").waitFor();
+  await alice.getByRole("list", { name: "Online" }).getByText("bob").waitFor();
+
+  await say(alice, "Hello Bob! See https://example.com/docs.");
+  await messageLocator(bob, "Hello Bob!").waitFor();
+  const link = bob.locator(".message-body a", { hasText: "https://example.com/docs" });
+  assert.equal(await link.getAttribute("rel"), "noopener noreferrer nofollow");
+  assert.equal(await link.getAttribute("href"), "https://example.com/docs", "trailing dot not in the link");
+
+  await say(bob, "<b>Hi Alice</b> <img src=x onerror=alert(1)>");
+  const shown = messageLocator(alice, "Hi Alice");
+  await shown.waitFor();
+  assert.equal(await shown.locator("b, img").count(), 0, "text is never HTML");
+  assert.equal(await shown.textContent(), "<b>Hi Alice</b> <img src=x onerror=alert(1)>");
+  // Each message is shown once, with its author's avatar.
+  assert.equal(await messageLocator(alice, "Hello Bob!").count(), 1);
+  const bobsMessage = alice.locator(".message", { has: alice.locator(".message-body", { hasText: "Hi Alice" }) });
+  assert.match(await bobsMessage.locator("img.avatar").getAttribute("src"), /^\/avatars\//);
+
+  // Typing indicator.
+  await bob.getByLabel("Message").pressSequentially("typing…", { delay: 20 });
+  await alice.locator("#typing", { hasText: "bob is typing" }).waitFor();
+  await bob.getByLabel("Message").fill("");
+  await screenshots(alice, "discover");
+});
+
+test("a photo uploaded on the profile shows in the chat", async () => {
+  const alice = users.alice.page;
+  const bob = users.bob.page;
+  await alice.goto(`${server.base}/profile`);
+  await checkA11y(alice, "/profile");
+  const before = await alice.getByRole("img", { name: "Your avatar" }).getAttribute("src");
+  await alice.getByLabel("Photo").setInputFiles(PHOTO);
+  await alice.getByRole("button", { name: "Upload" }).click();
+  await alice.waitForURL(/\/profile\?done=photo/);
+  const photo = await alice.getByRole("img", { name: "Your avatar" }).getAttribute("src");
+  assert.notEqual(photo, before);
+  assert.match(photo, /^\/avatars\/\d+\/[0-9a-f]+\.png$/);
+  await screenshots(alice, "profile");
+
+  await alice.goto(`${server.base}/discover`);
+  await connected(alice);
+  await say(alice, "New photo!");
+  const message = bob.locator(".message", { has: bob.locator(".message-body", { hasText: "New photo!" }) });
+  await message.waitFor();
+  // Grouped messages hide repeated avatars; the photo is in the online list for sure.
+  await bob.reload();
+  await connected(bob);
+  await bob.locator(`#online-list img[src="${photo}"]`).waitFor();
+});
+
+test("changing the password keeps this session and the new one logs in", async () => {
+  const alice = users.alice.page;
+  await alice.goto(`${server.base}/profile`);
+  await alice.getByLabel("Current password").fill(PASSWORD);
+  await alice.getByLabel("New password").fill(NEW_PASSWORD);
+  await alice.getByRole("button", { name: "Change password" }).click();
+  await alice.locator(".notice", { hasText: "password was changed" }).waitFor();
+  await alice.getByRole("button", { name: "Log out" }).click();
+  await alice.waitForURL(`${server.base}/login`);
+  await checkA11y(alice, "/login");
+  await screenshots(alice, "login");
+  await logIn(alice, "alice", NEW_PASSWORD);
+});
+
+test("a recovery email is verified through the link in the mail", async () => {
+  const alice = users.alice.page;
+  await alice.goto(`${server.base}/profile`);
+  await alice.getByLabel("Email", { exact: true }).fill("alice@example.com");
+  await alice.getByLabel("Password to confirm").fill(NEW_PASSWORD);
+  await alice.getByRole("button", { name: "Send verification link" }).click();
+  await alice.waitForURL(/done=email/);
+  const [mail] = await smtp.waitFor("alice@example.com", 1);
+  const link = linkIn(mail, `${server.base}/verify-email?token=`);
+  assert.ok(link, "the mail has a verification link");
+  await alice.goto(link);
+  await alice.getByRole("heading", { name: "Email address confirmed" }).waitFor();
+  await checkA11y(alice, "/verify-email");
+  await screenshots(alice, "verify-email");
+  await alice.goto(`${server.base}/profile`);
+  await alice.getByText("alice@example.com").first().waitFor();
+});
+
+test("log out, forget the password, reset it by mail and log in", async () => {
+  const alice = users.alice.page;
+  await alice.goto(`${server.base}/profile`);
+  await alice.getByRole("button", { name: "Log out" }).click();
+  await alice.waitForURL(`${server.base}/login`);
+  assert.equal((await alice.goto(`${server.base}/discover`)).url(), `${server.base}/login`);
+
+  await alice.goto(`${server.base}/forgot-password`);
+  await checkA11y(alice, "/forgot-password");
+  await screenshots(alice, "forgot-password");
+  await alice.getByLabel("Email").fill("alice@example.com");
+  await alice.getByRole("button", { name: "Send reset link" }).click();
+  await alice.getByText("If an account has this verified address").waitFor();
+  const mails = await smtp.waitFor("alice@example.com", 2);
+  const link = linkIn(mails[mails.length - 1], `${server.base}/reset-password?token=`);
+  assert.ok(link, "the mail has a reset link");
+  await alice.goto(link);
+  await checkA11y(alice, "/reset-password");
+  await screenshots(alice, "reset-password");
+  await alice.getByLabel("New password").fill(RESET_PASSWORD);
+  await alice.getByRole("button", { name: "Set new password" }).click();
+  await alice.waitForURL(/\/login/);
+  await logIn(alice, "alice", RESET_PASSWORD);
+  await connected(alice);
+});
+
+test("scrolling up loads older history", async () => {
+  const cookie = await sessionCookie(users.bob.context);
+  const socket = socketFor(cookie);
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  for (let i = 0; i < 200; i++) {
+    const ack = await socket.timeout(10000).emitWithAck("message", { text: `seed message ${i}` });
+    assert.equal(ack.ok, true);
+  }
+  socket.disconnect();
+
+  const alice = users.alice.page;
+  await alice.goto(`${server.base}/discover`);
+  await connected(alice);
+  await messageLocator(alice, "seed message 199").waitFor();
+  const count = () => alice.locator("#message-list li[data-id]").count();
+  assert.equal(await count(), 50);
+  const atStart = () => alice.locator("#history-status", { hasText: "Beginning of the conversation" }).count();
+  for (let round = 0; round < 15 && (await atStart()) === 0; round++) {
+    await alice.locator("#messages").evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await alice.waitForTimeout(300);
+  }
+  await messageLocator(alice, "seed message 0").waitFor();
+  assert.ok((await count()) >= 200, "older pages were loaded");
+  await alice.locator("#history-status", { hasText: "Beginning of the conversation" }).waitFor();
+});
+
+test("a dropped connection shows reconnecting, then recovers the missed messages", async () => {
+  const alice = users.alice.page;
+  await alice.goto(`${server.base}/discover`);
+  await connected(alice);
+  await server.kill();
+  await alice.locator('#connection[data-state="reconnecting"]').waitFor();
+  await server.start();
+  const socket = socketFor(await sessionCookie(users.bob.context));
+  await new Promise((resolve) => socket.once("connect", resolve));
+  const ack = await socket.timeout(10000).emitWithAck("message", { text: "sent while you were away" });
+  assert.equal(ack.ok, true);
+  socket.disconnect();
+  await connected(alice);
+  await messageLocator(alice, "sent while you were away").waitFor({ timeout: 20000 });
+  await alice.waitForTimeout(500);
+  assert.equal(await messageLocator(alice, "sent while you were away").count(), 1, "no duplicates");
+});
+
+test("the chat and the forms work with the keyboard alone", async () => {
+  const { page } = await newUser("carol");
+  await register(page, "carol");
+  await page.context().clearCookies();
+  await page.goto(`${server.base}/login`);
+  const focusOn = async (id) => {
+    for (let i = 0; i < 15; i++) {
+      if ((await page.evaluate(() => document.activeElement?.id)) === id) return;
+      await page.keyboard.press("Tab");
+    }
+    throw new Error(`could not reach #${id} with Tab`);
+  };
+  await focusOn("username");
+  await page.keyboard.type("carol");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${server.base}/discover`);
+  await connected(page);
+  await focusOn("message-input");
+  await page.keyboard.type("typed without a mouse");
+  await page.keyboard.press("Enter");
+  await messageLocator(page, "typed without a mouse").waitFor();
+  await page.keyboard.type("two");
+  await page.keyboard.press("Shift+Enter");
+  await page.keyboard.type("lines");
+  assert.equal(await page.getByLabel("Message").inputValue(), "two\nlines", "Shift+Enter adds a line");
+});
+
+test("a deleted account's messages show as by Deleted user", async () => {
+  const alice = users.alice.page;
+  const bob = users.bob.page;
+  await alice.goto(`${server.base}/profile`);
+  await alice.getByLabel("Confirm with your password").fill(RESET_PASSWORD);
+  await alice.getByRole("button", { name: "Delete account" }).click();
+  await alice.waitForURL(/\/login/);
+  await bob.goto(`${server.base}/discover`);
+  await connected(bob);
+  for (let round = 0; round < 15 && (await messageLocator(bob, "Hello Bob!").count()) === 0; round++) {
+    await bob.locator("#messages").evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await bob.waitForTimeout(300);
+  }
+  const message = bob.locator(".message", { has: bob.locator(".message-body", { hasText: "Hello Bob!" }) });
+  await message.waitFor();
+  assert.equal(await message.locator(".message-author").textContent(), "Deleted user");
+});
+
+test("no page broke the content security policy or threw", async () => {
+  assert.deepEqual(problems, []);
+});
