@@ -87,12 +87,32 @@ impl AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                AppError::Unavailable(err.to_string())
-            }
-            other => AppError::Internal(anyhow::Error::new(other).context("database")),
+        if is_transient(&err) {
+            return AppError::Unavailable(err.to_string());
         }
+        AppError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+/// Failures that say "try again later" rather than "bug": the pool or the
+/// connection is gone, SQLite is locked or busy past its timeout, the disk
+/// is full, PostgreSQL is shutting down or refusing connections.
+fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            let message = db.message().to_ascii_lowercase();
+            // SQLite: 5 BUSY, 6 LOCKED, 13 FULL (and extended codes of BUSY/LOCKED).
+            matches!(code.as_ref(), "5" | "6" | "13" | "261" | "262" | "517" | "518")
+                || message.contains("database is locked")
+                || message.contains("database or disk is full")
+                // PostgreSQL: 53xxx insufficient resources, 57Pxx shutdown, 08xxx connection.
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || code.starts_with("08")
+        }
+        _ => false,
     }
 }
 

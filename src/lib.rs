@@ -29,7 +29,7 @@ use axum::{middleware, Extension, Router};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::auth::rate_limit::RateLimits;
 use crate::chat::{Bus, Chat};
@@ -167,7 +167,7 @@ impl Application {
                 state.clone(),
                 auth::csrf::origin_guard,
             ))
-            .layer(RequestBodyTimeoutLayer::new(server::BODY_TIMEOUT))
+            .layer(RequestBodyDeadlineLayer::new(server::BODY_TIMEOUT))
             .layer(CompressionLayer::new())
             .layer(middleware::from_fn_with_state(
                 state.clone(),
