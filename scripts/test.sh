@@ -31,6 +31,13 @@ else
   skip "PostgreSQL integration tests (no server at $pg_hostport; set CHATROOM_TEST_POSTGRES_URL)"
 fi
 
+if command -v schemathesis >/dev/null 2>&1; then
+  echo "==> API fuzzing (schemathesis against /api/v1/openapi.json)"
+  bash scripts/api-fuzz.sh
+else
+  skip "API fuzzing (pip install schemathesis)"
+fi
+
 if [ -x e2e/run.sh ]; then
   if command -v node >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && [ -d e2e/node_modules ]; then
     echo "==> Browser tests (Chromium)"
