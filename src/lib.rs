@@ -32,13 +32,15 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::auth::rate_limit::RateLimits;
+use crate::chat::bus::ClusterAdapter;
+use crate::chat::redis_driver::ResilientDriver;
 use crate::chat::{Bus, Chat};
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Db;
 use crate::mail::{Mailer, Transport};
 use crate::state::{AppState, Inner};
-use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide_redis::{RedisAdapterConfig, RedisAdapterCtr};
 
 /// Largest JSON or form body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -70,7 +72,7 @@ pub struct Application {
 
 enum SocketLayer {
     Local(socketioxide::layer::SocketIoLayer),
-    Redis(socketioxide::layer::SocketIoLayer<RedisAdapter<socketioxide::adapter::Emitter>>),
+    Redis(socketioxide::layer::SocketIoLayer<ClusterAdapter>),
 }
 
 impl Application {
@@ -119,12 +121,12 @@ impl Application {
             Some(cluster) => {
                 let adapter_config =
                     RedisAdapterConfig::default().with_prefix(cluster.prefix.clone());
-                let adapter =
-                    RedisAdapterCtr::new_with_redis_config(&cluster.client, adapter_config)
-                        .await
-                        .map_err(|e| StartError::Redis(e.to_string()))?;
+                let driver = ResilientDriver::new(&cluster.client)
+                    .await
+                    .map_err(|e| StartError::Redis(e.to_string()))?;
+                let adapter = RedisAdapterCtr::new_with_driver(driver, adapter_config);
                 let (layer, io) = builder
-                    .with_adapter::<RedisAdapter<_>>(adapter)
+                    .with_adapter::<ClusterAdapter>(adapter)
                     .build_layer();
                 (Bus::Redis(io), SocketLayer::Redis(layer))
             }

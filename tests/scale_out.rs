@@ -350,10 +350,29 @@ async fn redis_outage_degrades_health_and_service_resumes() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut socket = connect(&c.a, &cookie).await;
+    let (_, _, other_cookie) = c.b.user_with_cookie("back").await;
+    let listener_on_b = connect(&c.b, &other_cookie).await;
     let ack = socket
         .call("message", json!({"text": "after the outage"}))
         .await;
     assert_eq!(ack["ok"], true, "{ack}");
+    // Fan-out between the instances works again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(seen) = listener_on_b
+            .next_within("message", Duration::from_secs(1))
+            .await
+        {
+            if seen["text"] == "after the outage" || seen["text"] == "and again" {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "instance B never heard from A again"
+        );
+        let _ = socket.call("message", json!({"text": "and again"})).await;
+    }
 }
 
 #[tokio::test]

@@ -4,10 +4,15 @@
 use serde::Serialize;
 use socketioxide::adapter::{Emitter, LocalAdapter};
 use socketioxide::SocketIo;
-use socketioxide_redis::RedisAdapter;
+use socketioxide_redis::CustomRedisAdapter;
+
+use super::redis_driver::ResilientDriver;
+
+/// The Socket.IO Redis adapter over our reconnecting driver.
+pub type ClusterAdapter = CustomRedisAdapter<Emitter, ResilientDriver>;
 
 /// The Socket.IO server behind the Redis adapter.
-pub type RedisIo = SocketIo<RedisAdapter<Emitter>>;
+pub type RedisIo = SocketIo<ClusterAdapter>;
 
 /// The Socket.IO server, whichever adapter it runs on.
 #[derive(Clone)]

@@ -3,11 +3,10 @@
 use std::fmt;
 
 use serde_json::{json, Value};
-use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{AckSender, Extension, HttpExtension, SocketRef, TryData};
-use socketioxide_redis::RedisAdapter;
 
-use super::bus::RedisIo;
+use super::bus::{ClusterAdapter, RedisIo};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use std::sync::{Arc, Mutex};
@@ -65,7 +64,7 @@ pub(super) fn register_local(io: &SocketIo<LocalAdapter>) {
 
 /// Registers the default namespace behind the Redis adapter.
 pub(super) async fn register_redis(io: &RedisIo) -> Result<(), String> {
-    type A = RedisAdapter<Emitter>;
+    type A = ClusterAdapter;
     io.ns("/", on_connect::<A>.with(authenticate::<A>))
         .await
         .map_err(|e| e.to_string())

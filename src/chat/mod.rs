@@ -7,6 +7,7 @@ mod events;
 mod global_presence;
 pub mod history;
 pub mod presence;
+pub mod redis_driver;
 mod writer;
 
 use std::collections::HashMap;
