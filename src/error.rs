@@ -40,6 +40,8 @@ pub enum AppError {
     RateLimited { retry_after: Duration },
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
+    #[error("the server is out of storage space; try again later")]
+    StorageFull,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -70,6 +72,7 @@ impl AppError {
             AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            AppError::StorageFull => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -87,10 +90,27 @@ impl AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        if is_storage_full(&err) {
+            tracing::error!(error = %err, "storage is full");
+            return AppError::StorageFull;
+        }
         if is_transient(&err) {
             return AppError::Unavailable(err.to_string());
         }
         AppError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+/// SQLite's SQLITE_FULL, PostgreSQL's disk_full.
+fn is_storage_full(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            code == "13"
+                || code == "53100"
+                || db.message().to_ascii_lowercase().contains("disk is full")
+        }
+        _ => false,
     }
 }
 
@@ -104,9 +124,8 @@ fn is_transient(err: &sqlx::Error) -> bool {
             let code = db.code().unwrap_or_default();
             let message = db.message().to_ascii_lowercase();
             // SQLite: 5 BUSY, 6 LOCKED, 13 FULL (and extended codes of BUSY/LOCKED).
-            matches!(code.as_ref(), "5" | "6" | "13" | "261" | "262" | "517" | "518")
+            matches!(code.as_ref(), "5" | "6" | "261" | "262" | "517" | "518")
                 || message.contains("database is locked")
-                || message.contains("database or disk is full")
                 // PostgreSQL: 53xxx insufficient resources, 57Pxx shutdown, 08xxx connection.
                 || code.starts_with("53")
                 || code.starts_with("57P")

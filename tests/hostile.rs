@@ -223,3 +223,97 @@ async fn a_locked_database_gives_503_then_recovers() {
         .await;
     assert_eq!(response.status(), 201);
 }
+
+/// A tmpfs of a few MiB, unmounted (lazily) when dropped.
+struct TinyDisk(tempfile::TempDir);
+
+impl TinyDisk {
+    fn mount() -> Option<TinyDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            common::skip_or_fail("mounting a small tmpfs (needs root)");
+            return None;
+        }
+        Some(TinyDisk(dir))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+fn noise_png(side: u32) -> Vec<u8> {
+    let mut seed = 0x2545_f491_u32;
+    let img = image::RgbaImage::from_fn(side, side, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        image::Rgba([seed as u8, (seed >> 8) as u8, (seed >> 16) as u8, 255])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn a_full_disk_gives_a_clear_error_and_the_server_lives_on() {
+    if common::on_postgres() {
+        return; // The database's disk is SQLite's here.
+    }
+    let Some(disk) = TinyDisk::mount() else {
+        return;
+    };
+    let db = format!("sqlite://{}/chatroom.db", disk.0.path().display());
+    let app = common::spawn_with(|c| c.database_url = db.clone()).await;
+    let (client, _) = app.register(&unique_name("full")).await;
+    // Fill the disk.
+    let filler = disk.0.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 16 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+    }
+    let upload = |bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part(
+            "photo",
+            reqwest::multipart::Part::bytes(bytes).file_name("p.png"),
+        );
+        client
+            .put(app.url("/api/v1/me/avatar"))
+            .multipart(form)
+            .send()
+    };
+    let response = upload(noise_png(600)).await.unwrap();
+    assert_eq!(response.status(), 507);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "insufficient_storage");
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "reads still work"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    let response = upload(noise_png(600)).await.unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "writes work again once space is back"
+    );
+    drop(app);
+}

@@ -158,6 +158,7 @@ paths["/api/v1/me/avatar"] = {
             "413": err("`too_large`"),
             "415": err("`unsupported_media_type`"),
             "422": err("`validation_failed` (undecodable or too many pixels)"),
+            "507": err("`insufficient_storage`"),
             **UNAUTH,
         },
     },
@@ -234,7 +235,7 @@ schemas = {
                 "code": {"type": "string", "enum": [
                     "invalid_json", "bad_request", "unauthenticated", "csrf_rejected", "not_found",
                     "username_taken", "email_taken", "too_large", "unsupported_media_type",
-                    "validation_failed", "rate_limited", "unavailable", "internal",
+                    "validation_failed", "rate_limited", "unavailable", "insufficient_storage", "internal",
                 ]},
                 "message": S,
                 "fields": {"type": "object", "additionalProperties": {"type": "string"}},
