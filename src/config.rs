@@ -40,6 +40,10 @@ pub enum Command {
         /// The password every seeded account gets.
         #[arg(long, env = "CHATROOM_SEED_PASSWORD")]
         password: String,
+        /// Also open one session per account and write `username<TAB>cookie`
+        /// lines to this file (for load tests).
+        #[arg(long)]
+        sessions_out: Option<std::path::PathBuf>,
     },
     /// Import the users of the old Flask app (users.txt, <name>.csv, static/).
     ImportLegacy {

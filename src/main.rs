@@ -73,6 +73,7 @@ async fn main() -> ExitCode {
             count,
             prefix,
             password,
+            sessions_out,
         } => {
             let db = match chatroom::db::Db::connect(&cli.config.database_url).await {
                 Ok(db) => db,
@@ -81,8 +82,29 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match chatroom::admin::seed::run(&db, &prefix, count, &password).await {
-                Ok(created) => {
+            let outcome = chatroom::admin::seed::run_with_sessions(
+                &db,
+                &prefix,
+                count,
+                &password,
+                sessions_out.is_some(),
+            )
+            .await;
+            match outcome {
+                Ok((created, cookies)) => {
+                    if let Some(path) = &sessions_out {
+                        let lines: String = cookies
+                            .iter()
+                            .map(|(name, cookie)| format!("{name}\t{cookie}\n"))
+                            .collect();
+                        if let Err(err) = std::fs::write(path, lines) {
+                            eprintln!(
+                                "chatroom: seed-users: cannot write {}: {err}",
+                                path.display()
+                            );
+                            return ExitCode::from(2);
+                        }
+                    }
                     println!(
                         "created {created} of {count} accounts ({prefix}0 … {prefix}{})",
                         count.saturating_sub(1)

@@ -245,7 +245,43 @@ async fn seed_users_creates_accounts_that_can_log_in() {
         &envs,
     );
     assert_eq!(weak.status.code(), Some(2));
+    let cookies = dir.path().join("cookies.tsv");
+    let cookies_arg = cookies.to_string_lossy().into_owned();
+    let with_sessions = run(
+        dir.path(),
+        &[
+            "seed-users",
+            "--count",
+            "3",
+            "--prefix",
+            "load",
+            "--password",
+            PASSWORD,
+            "--sessions-out",
+            &cookies_arg,
+        ],
+        &envs,
+    );
+    assert!(with_sessions.status.success());
     let server = start(dir.path(), &envs);
     assert_eq!(login(&server.base, "load4", PASSWORD).await.status(), 200);
+    let lines = std::fs::read_to_string(&cookies).unwrap();
+    assert_eq!(lines.lines().count(), 3);
+    for line in lines.lines() {
+        let (name, cookie) = line.split_once('\t').unwrap();
+        let me: Value = reqwest::Client::new()
+            .get(format!("{}/api/v1/me", server.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            me["user"]["username"], name,
+            "the seeded session signs {name} in"
+        );
+    }
     assert_eq!(login(&server.base, "weak0", "123").await.status(), 401);
 }
