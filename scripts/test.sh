@@ -38,6 +38,9 @@ else
   skip "API fuzzing (pip install schemathesis)"
 fi
 
+echo "==> Load benchmark smoke run (10 s, fails on any lost message)"
+bash bench/smoke.sh
+
 if [ -x e2e/run.sh ]; then
   if command -v node >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && [ -d e2e/node_modules ]; then
     echo "==> Browser tests (Chromium)"

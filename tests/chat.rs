@@ -567,3 +567,41 @@ async fn a_flood_of_events_from_one_socket_gets_rate_limited_acks() {
     let ack = calm.call("history", json!({})).await;
     assert_eq!(ack["ok"], true);
 }
+
+#[tokio::test]
+async fn presence_lists_at_most_200_people_but_counts_everyone() {
+    let app = spawn_app().await;
+    let (_, cookies) = chatroom::admin::seed::run_with_sessions(
+        &app.state.db,
+        "crowd",
+        205,
+        common::PASSWORD,
+        true,
+    )
+    .await
+    .unwrap();
+    let mut sockets = Vec::new();
+    for (_, cookie) in &cookies {
+        sockets.push(connect(&app, cookie).await);
+    }
+    // Someone whose name sorts after everyone else is still listed to themself.
+    let (me, _, cookie) = app.user_with_cookie("zzz").await;
+    let late = connect(&app, &cookie).await;
+    let presence = late.next("presence").await;
+    assert_eq!(presence["count"], 206);
+    let online = presence["online"].as_array().unwrap();
+    assert_eq!(online.len(), 200);
+    assert!(
+        online.iter().any(|u| u["username"] == me.as_str()),
+        "the user sees themself"
+    );
+    assert!(online
+        .iter()
+        .all(|u| u["username"].as_str().unwrap().starts_with("crowd")
+            || u["username"] == me.as_str()));
+    // Changes arrive in small events.
+    let diff = sockets[0].next("presence_diff").await;
+    assert!(
+        diff["joined"].as_array().unwrap().len() + diff["left"].as_array().unwrap().len() <= 50
+    );
+}

@@ -119,7 +119,8 @@ async fn on_connect<A: Adapter>(
 ) {
     s.on_disconnect(on_disconnect);
     state.chat.socket_connected(user.author).await;
-    if let Err(err) = s.emit("presence", &state.chat.snapshot().await) {
+
+    if let Err(err) = s.emit("presence", &state.chat.snapshot(user.id).await) {
         tracing::debug!(error = %err, "could not send the presence list");
     }
 }
@@ -226,7 +227,7 @@ async fn on_presence<A: Adapter>(
         let _ = ack.send(&error_ack(&err));
         return;
     }
-    let snapshot = state.chat.snapshot().await;
+    let snapshot = state.chat.snapshot(user.id).await;
     let _ = ack.send(&json!({ "ok": true, "online": snapshot.online, "count": snapshot.count }));
 }
 

@@ -37,6 +37,16 @@ pub struct Chat {
     rate: f64,
 }
 
+/// The most people listed in a `presence` event; `count` is always exact.
+/// Every socket keeps a write buffer as large as the largest frame it was
+/// ever sent, so unbounded lists would make memory grow with the square of
+/// the number of users online.
+pub const ONLINE_LIST_LIMIT: usize = 200;
+/// The most changes carried by one `presence_diff` (for the same reason).
+pub const DIFF_CHUNK: usize = 50;
+/// Pause between the parts of one large presence change.
+const DIFF_PACING: Duration = Duration::from_millis(15);
+
 fn user_room(user_id: i64) -> String {
     format!("user:{user_id}")
 }
@@ -120,8 +130,26 @@ impl Chat {
         }
     }
 
-    /// Who is online (on every instance).
-    async fn snapshot(&self) -> Snapshot {
+    /// Who is online (on every instance), as sent to user `me`: at most
+    /// [`ONLINE_LIST_LIMIT`] people (`me` always among them), `count` exact.
+    async fn snapshot(&self, me: i64) -> Snapshot {
+        let mut snapshot = self.full_snapshot().await;
+        if snapshot.online.len() > ONLINE_LIST_LIMIT {
+            let mine = snapshot
+                .online
+                .iter()
+                .skip(ONLINE_LIST_LIMIT)
+                .find(|a| a.id == me)
+                .cloned();
+            snapshot.online.truncate(ONLINE_LIST_LIMIT);
+            if let Some(author) = mine {
+                snapshot.online[ONLINE_LIST_LIMIT - 1] = author;
+            }
+        }
+        snapshot
+    }
+
+    async fn full_snapshot(&self) -> Snapshot {
         let local = self.presence.snapshot();
         let Some(global) = &self.global else {
             return local;
@@ -220,8 +248,15 @@ fn spawn_presence_broadcaster(chat: Chat) {
             ticks += 1;
             let heartbeat = chat.global.is_some() && ticks % 20 == 1;
             if let Some(diff) = chat.next_diff(heartbeat).await {
-                if let Err(err) = chat.bus.emit_to(GLOBAL_ROOM, "presence_diff", &diff).await {
-                    tracing::warn!(error = %err, "presence broadcast failed");
+                for (i, part) in diff.into_chunks(DIFF_CHUNK).into_iter().enumerate() {
+                    if i > 0 {
+                        // Let sockets flush between parts: a socket's write
+                        // buffer grows to whatever is queued at once.
+                        tokio::time::sleep(DIFF_PACING).await;
+                    }
+                    if let Err(err) = chat.bus.emit_to(GLOBAL_ROOM, "presence_diff", &part).await {
+                        tracing::warn!(error = %err, "presence broadcast failed");
+                    }
                 }
             }
         }

@@ -23,6 +23,28 @@ pub struct PresenceDiff {
     pub count: usize,
 }
 
+impl PresenceDiff {
+    /// Splits into diffs of at most `size` changes each (joins first).
+    pub fn into_chunks(self, size: usize) -> Vec<PresenceDiff> {
+        let size = size.max(1);
+        let count = self.count;
+        let mut parts = Vec::new();
+        let mut joined = self.joined.into_iter().peekable();
+        let mut left = self.left.into_iter().peekable();
+        while joined.peek().is_some() || left.peek().is_some() {
+            let part_joined: Vec<Author> = joined.by_ref().take(size).collect();
+            let room = size - part_joined.len();
+            let part_left: Vec<Departed> = left.by_ref().take(room).collect();
+            parts.push(PresenceDiff {
+                joined: part_joined,
+                left: part_left,
+                count,
+            });
+        }
+        parts
+    }
+}
+
 /// The full list, as sent on connect and in `presence` acks.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
@@ -174,6 +196,27 @@ mod tests {
             }]
         );
         assert_eq!(diff.count, 0);
+    }
+
+    #[test]
+    fn big_diffs_are_split_into_small_events() {
+        let diff = PresenceDiff {
+            joined: (0..120).map(author).collect(),
+            left: (200..230)
+                .map(|id| Departed {
+                    id,
+                    username: format!("user{id}"),
+                })
+                .collect(),
+            count: 120,
+        };
+        let parts = diff.into_chunks(50);
+        assert_eq!(parts.len(), 3);
+        assert!(parts
+            .iter()
+            .all(|p| p.joined.len() + p.left.len() <= 50 && p.count == 120));
+        assert_eq!(parts.iter().map(|p| p.joined.len()).sum::<usize>(), 120);
+        assert_eq!(parts.iter().map(|p| p.left.len()).sum::<usize>(), 30);
     }
 
     #[test]

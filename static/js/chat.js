@@ -37,7 +37,8 @@
 
   var messages = new Map(); // id → element
   var pending = new Map(); // local key → {text, el}
-  var online = new Map(); // user id → user
+  var online = new Map(); // user id → user (the server lists at most 200)
+  var onlineTotal = 0;
   var typers = new Map(); // user id → {username, until}
   var maxId = 0;
   var minId = Infinity;
@@ -505,7 +506,7 @@
       }
       els.online.appendChild(li);
     });
-    var count = String(online.size);
+    var count = String(Math.max(onlineTotal, online.size));
     els.onlineCount.textContent = count;
     els.onlineCountToggle.textContent = count;
   }
@@ -515,6 +516,7 @@
     (snapshot.online || []).forEach(function (user) {
       online.set(user.id, user);
     });
+    onlineTotal = Number(snapshot.count) || online.size;
     renderOnline();
   });
 
@@ -526,6 +528,9 @@
       online.delete(user.id);
       typers.delete(user.id);
     });
+    if (typeof diff.count === "number") {
+      onlineTotal = diff.count;
+    }
     renderOnline();
     renderTyping();
   });

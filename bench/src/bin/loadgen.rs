@@ -1,0 +1,630 @@
+//! chatroom's load generator: many Socket.IO v5 clients over WebSocket,
+//! driving bounded scenarios and printing one JSON line of results each.
+//!
+//! The client is deliberately small (one reader and one writer task per
+//! connection, no per-message allocation beyond the frame) so one core can
+//! hold thousands of sockets.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser)]
+#[command(about = "Load generator for chatroom (and the floor server)")]
+struct Args {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    base: String,
+    /// `username<TAB>cookie` lines from `chatroom seed-users --sessions-out`;
+    /// without it, connections are anonymous (the floor server).
+    #[arg(long)]
+    cookies: Option<std::path::PathBuf>,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Label printed with the results (e.g. chatroom or floor).
+    #[arg(long, default_value = "chatroom")]
+    label: String,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand, Clone)]
+enum Scenario {
+    /// N idle sockets; server memory per socket.
+    Hold {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        /// Server process id, to read its RSS.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// L listeners, S senders, R messages/s in total for T seconds.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        listeners: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+    },
+    /// S senders, each with one message in flight, as fast as acks come.
+    Ingest {
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+    },
+    /// History page latency over REST and Socket.IO.
+    History {
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+    },
+    /// Password logins per second (optionally during a fan-out).
+    Login {
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Username prefix and password of seeded accounts.
+        #[arg(long, default_value = "bench")]
+        prefix: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+    },
+    /// 10-second fan-out that fails on any lost message (for CI).
+    Smoke,
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_us() -> u64 {
+    epoch().elapsed().as_micros() as u64
+}
+
+type Acks = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+
+/// One Socket.IO connection.
+struct Client {
+    out: mpsc::UnboundedSender<Message>,
+    acks: Acks,
+    next_ack: u64,
+    reader: tokio::task::JoinHandle<Vec<u32>>,
+}
+
+/// Opens `/socket.io/` over WebSocket and joins the default namespace.
+/// With `record`, `message` deliveries carrying our timestamps are timed.
+async fn connect(
+    base: &str,
+    cookie: Option<&str>,
+    record: bool,
+    stop: watch::Receiver<bool>,
+) -> Result<Client> {
+    let url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        base.replacen("http://", "ws://", 1)
+    );
+    let mut request = url.into_client_request()?;
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", HeaderValue::from_str(cookie)?);
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .context("websocket")?;
+    let (mut sink, mut stream) = ws.split();
+    let open = next_text(&mut stream).await?;
+    if !open.starts_with('0') {
+        return Err(anyhow!("unexpected open packet"));
+    }
+    sink.send(Message::text("40")).await?;
+    loop {
+        let packet = next_text(&mut stream).await?;
+        if packet == "2" {
+            sink.send(Message::text("3")).await?;
+        } else if packet.starts_with("40") {
+            break;
+        } else if packet.starts_with("44") {
+            return Err(anyhow!("connection refused: {packet}"));
+        }
+    }
+    let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
+    tokio::spawn(async move {
+        while let Some(message) = out_rx.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let acks: Acks = Arc::new(Mutex::new(HashMap::new()));
+    let reader_acks = acks.clone();
+    let pong = out.clone();
+    let mut stop = stop;
+    let reader = tokio::spawn(async move {
+        let mut latencies = Vec::new();
+        loop {
+            let frame = tokio::select! {
+                frame = stream.next() => frame,
+                _ = stop.changed() => break,
+            };
+            let Some(Ok(Message::Text(text))) = frame else {
+                match frame {
+                    Some(Ok(_)) => continue,
+                    _ => break,
+                }
+            };
+            let text = text.as_str();
+            if text == "2" {
+                let _ = pong.send(Message::text("3"));
+            } else if let Some(rest) = text.strip_prefix("43") {
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                if let Ok(id) = rest[..digits].parse::<u64>() {
+                    let payload: Value =
+                        serde_json::from_str(&rest[digits..]).unwrap_or(Value::Null);
+                    let first = payload.get(0).cloned().unwrap_or(Value::Null);
+                    if let Some(tx) = reader_acks.lock().ok().and_then(|mut a| a.remove(&id)) {
+                        let _ = tx.send(first);
+                    }
+                }
+            } else if record && text.starts_with("42[\"message\"") {
+                if let Some(sent) = sent_at(text) {
+                    latencies.push(now_us().saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
+                }
+            }
+        }
+        latencies
+    });
+    Ok(Client {
+        out,
+        acks,
+        next_ack: 1,
+        reader,
+    })
+}
+
+/// The send timestamp in a delivered `b|<seq>|<micros>` text.
+fn sent_at(frame: &str) -> Option<u64> {
+    let start = frame.find("\"text\":\"b|")? + "\"text\":\"b|".len();
+    let rest = &frame[start..];
+    let bar = rest.find('|')?;
+    let digits = rest[bar + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    rest[bar + 1..bar + 1 + digits].parse().ok()
+}
+
+async fn next_text<S>(stream: &mut S) -> Result<String>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Ok(text.to_string()),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(err))) => return Err(err.into()),
+            Ok(None) => return Err(anyhow!("closed")),
+            Err(_) => return Err(anyhow!("timed out")),
+        }
+    }
+}
+
+impl Client {
+    /// Sends an event and waits for its ack.
+    async fn call(&mut self, event: &str, data: Value) -> Option<Value> {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let (tx, rx) = oneshot::channel();
+        self.acks.lock().ok()?.insert(id, tx);
+        let frame = format!("42{id}{}", json!([event, data]));
+        self.out.send(Message::text(frame)).ok()?;
+        tokio::time::timeout(Duration::from_secs(30), rx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    fn close(&self) {
+        let _ = self.out.send(Message::Close(None));
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[index]) / 1000.0
+}
+
+fn latency_summary(mut samples: Vec<u32>) -> Value {
+    samples.sort_unstable();
+    json!({
+        "p50_ms": percentile(&samples, 0.50),
+        "p90_ms": percentile(&samples, 0.90),
+        "p99_ms": percentile(&samples, 0.99),
+        "max_ms": samples.last().map_or(0.0, |v| f64::from(*v) / 1000.0),
+    })
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Ctx {
+    base: String,
+    cookies: Vec<(String, String)>,
+    label: String,
+}
+
+impl Ctx {
+    fn cookie(&self, i: usize) -> Option<&str> {
+        if self.cookies.is_empty() {
+            None
+        } else {
+            Some(self.cookies[i % self.cookies.len()].1.as_str())
+        }
+    }
+
+    /// Opens `count` connections starting at user `first`, a few at a time.
+    async fn open(
+        &self,
+        first: usize,
+        count: usize,
+        record: bool,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Vec<Client>> {
+        let mut clients = Vec::with_capacity(count);
+        let mut pending = futures_util::stream::FuturesOrdered::new();
+        for i in first..first + count {
+            let base = self.base.clone();
+            let cookie = self.cookie(i).map(str::to_owned);
+            let stop = stop.clone();
+            pending.push_back(async move { connect(&base, cookie.as_deref(), record, stop).await });
+            if pending.len() >= 64 {
+                if let Some(client) = pending.next().await {
+                    clients.push(client?);
+                }
+            }
+        }
+        while let Some(client) = pending.next().await {
+            clients.push(client?);
+        }
+        Ok(clients)
+    }
+}
+
+async fn hold(ctx: &Ctx, clients: usize, secs: u64, server_pid: Option<u32>) -> Result<Value> {
+    let (_stop_tx, stop) = watch::channel(false);
+    let before = server_pid.and_then(rss_kib);
+    let started = Instant::now();
+    let held = ctx.open(0, clients, false, &stop).await?;
+    let connect_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let after = server_pid.and_then(rss_kib);
+    let per_socket = match (before, after) {
+        (Some(b), Some(a)) => json!((a.saturating_sub(b)) as f64 / clients as f64),
+        _ => Value::Null,
+    };
+    for client in &held {
+        client.close();
+    }
+    Ok(json!({
+        "scenario": "hold", "server": ctx.label, "clients": clients,
+        "connect_secs": connect_secs,
+        "server_rss_before_kib": before, "server_rss_after_kib": after,
+        "rss_per_socket_kib": per_socket,
+    }))
+}
+
+async fn fanout(
+    ctx: &Ctx,
+    listeners: usize,
+    senders: usize,
+    rate: f64,
+    secs: u64,
+) -> Result<Value> {
+    let (stop_tx, stop) = watch::channel(false);
+    let listening = ctx.open(0, listeners, true, &stop).await?;
+    let sending = ctx.open(listeners, senders, false, &stop).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let acked = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let per_sender = rate / senders as f64;
+    let interval = Duration::from_secs_f64(1.0 / per_sender);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for (s, mut client) in sending.into_iter().enumerate() {
+        let acked = acked.clone();
+        let refused = refused.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut seq = 0u64;
+            let mut inflight = futures_util::stream::FuturesUnordered::new();
+            while Instant::now() < deadline {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        seq += 1;
+                        let text = format!("b|{s}.{seq}|{}", now_us());
+                        let id = client.next_ack;
+                        client.next_ack += 1;
+                        let (tx, rx) = oneshot::channel();
+                        if let Ok(mut acks) = client.acks.lock() { acks.insert(id, tx); }
+                        let _ = client.out.send(Message::text(format!("42{id}{}", json!(["message", {"text": text}]))));
+                        inflight.push(async move { tokio::time::timeout(Duration::from_secs(30), rx).await });
+                    }
+                    Some(result) = inflight.next(), if !inflight.is_empty() => {
+                        count_ack(result, &acked, &refused);
+                    }
+                }
+            }
+            while let Some(result) = inflight.next().await {
+                count_ack(result, &acked, &refused);
+            }
+            client
+        }));
+    }
+    let mut keep = Vec::new();
+    for task in tasks {
+        keep.push(task.await?);
+    }
+    // Grace for the last deliveries.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = stop_tx.send(true);
+    let mut samples = Vec::new();
+    for client in listening {
+        client.close();
+        samples.extend(client.reader.await.unwrap_or_default());
+    }
+    for client in &keep {
+        client.close();
+    }
+    let acked = acked.load(Ordering::Relaxed);
+    let expected = acked * listeners as u64;
+    let received = samples.len() as u64;
+    Ok(json!({
+        "scenario": "fanout", "server": ctx.label, "listeners": listeners, "senders": senders,
+        "rate": rate, "secs": secs,
+        "sent_acked": acked, "refused": refused.load(Ordering::Relaxed),
+        "deliveries_expected": expected, "deliveries_received": received,
+        "lost": expected.saturating_sub(received),
+        "deliveries_per_sec": received as f64 / secs as f64,
+        "latency": latency_summary(samples),
+    }))
+}
+
+fn count_ack(
+    result: Result<Result<Value, oneshot::error::RecvError>, tokio::time::error::Elapsed>,
+    acked: &AtomicU64,
+    refused: &AtomicU64,
+) {
+    match result {
+        Ok(Ok(ack)) if ack["ok"] == true => acked.fetch_add(1, Ordering::Relaxed),
+        _ => refused.fetch_add(1, Ordering::Relaxed),
+    };
+}
+
+async fn ingest(ctx: &Ctx, senders: usize, secs: u64) -> Result<Value> {
+    let (_stop_tx, stop) = watch::channel(false);
+    let clients = ctx.open(0, senders, false, &stop).await?;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for (s, mut client) in clients.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failed = 0u64;
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                seq += 1;
+                let started = Instant::now();
+                match client
+                    .call("message", json!({ "text": format!("i|{s}.{seq}") }))
+                    .await
+                {
+                    Some(ack) if ack["ok"] == true => {
+                        latencies.push(started.elapsed().as_micros() as u32)
+                    }
+                    _ => failed += 1,
+                }
+            }
+            client.close();
+            (latencies, failed)
+        }));
+    }
+    let mut samples = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        let (l, f) = task.await?;
+        samples.extend(l);
+        failed += f;
+    }
+    Ok(json!({
+        "scenario": "ingest", "server": ctx.label, "senders": senders, "secs": secs,
+        "acked": samples.len(), "failed": failed,
+        "acked_per_sec": samples.len() as f64 / secs as f64,
+        "ack_latency": latency_summary(samples),
+    }))
+}
+
+async fn history(ctx: &Ctx, samples: usize) -> Result<Value> {
+    let cookie = ctx
+        .cookie(0)
+        .ok_or_else(|| anyhow!("history needs --cookies"))?
+        .to_owned();
+    let http = reqwest::Client::new();
+    let latest: Value = http
+        .get(format!("{}/api/v1/rooms/global/messages?limit=1", ctx.base))
+        .header("cookie", &cookie)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let max_id = latest["messages"][0]["id"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no messages stored"))?;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next_id = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        1 + rng % max_id
+    };
+    let mut rest = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        let response = http
+            .get(format!(
+                "{}/api/v1/rooms/global/messages?before={}&limit=50",
+                ctx.base,
+                next_id()
+            ))
+            .header("cookie", &cookie)
+            .send()
+            .await?;
+        let _ = response.bytes().await?;
+        rest.push(started.elapsed().as_micros() as u32);
+    }
+    let (_stop_tx, stop) = watch::channel(false);
+    let mut client = ctx
+        .open(0, 1, false, &stop)
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow!("no client"))?;
+    let mut socket = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        client
+            .call("history", json!({ "before": next_id(), "limit": 50 }))
+            .await;
+        socket.push(started.elapsed().as_micros() as u32);
+    }
+    Ok(json!({
+        "scenario": "history", "server": ctx.label, "stored_messages": max_id, "samples": samples,
+        "rest": latency_summary(rest), "socket": latency_summary(socket),
+    }))
+}
+
+async fn login(
+    ctx: &Ctx,
+    count: usize,
+    prefix: &str,
+    password: &str,
+    concurrency: usize,
+) -> Result<Value> {
+    let http = reqwest::Client::new();
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let http = http.clone();
+        let next = next.clone();
+        let url = format!("{}/api/v1/auth/login", ctx.base);
+        let prefix = prefix.to_owned();
+        let password = password.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= count {
+                    break ok;
+                }
+                let response = http
+                    .post(&url)
+                    .json(&json!({ "username": format!("{prefix}{i}"), "password": password }))
+                    .send()
+                    .await;
+                if response.is_ok_and(|r| r.status().is_success()) {
+                    ok += 1;
+                }
+            }
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        ok += task.await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "scenario": "login", "server": ctx.label, "attempts": count, "succeeded": ok,
+        "logins_per_sec": ok as f64 / secs,
+    }))
+}
+
+async fn run(args: Args) -> Result<Value> {
+    let cookies = match &args.cookies {
+        Some(path) => std::fs::read_to_string(path)?
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(n, c)| (n.to_owned(), c.to_owned()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let ctx = Ctx {
+        base: args.base.clone(),
+        cookies,
+        label: args.label.clone(),
+    };
+    let _ = epoch();
+    match args.scenario {
+        Scenario::Hold {
+            clients,
+            secs,
+            server_pid,
+        } => hold(&ctx, clients, secs, server_pid).await,
+        Scenario::Fanout {
+            listeners,
+            senders,
+            rate,
+            secs,
+        } => fanout(&ctx, listeners, senders, rate, secs).await,
+        Scenario::Ingest { senders, secs } => ingest(&ctx, senders, secs).await,
+        Scenario::History { samples } => history(&ctx, samples).await,
+        Scenario::Login {
+            count,
+            prefix,
+            password,
+            concurrency,
+        } => login(&ctx, count, &prefix, &password, concurrency).await,
+        Scenario::Smoke => {
+            let result = fanout(&ctx, 50, 5, 50.0, 10).await?;
+            if result["lost"] != 0 || result["refused"] != 0 || result["sent_acked"] == 0 {
+                println!("{result}");
+                return Err(anyhow!("smoke: messages were lost or refused"));
+            }
+            Ok(result)
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(run(args))?;
+    println!("{result}");
+    Ok(())
+}
