@@ -14,6 +14,8 @@ pub type ClusterAdapter = CustomRedisAdapter<Emitter, ResilientDriver>;
 /// The Socket.IO server behind the Redis adapter.
 pub type RedisIo = SocketIo<ClusterAdapter>;
 
+const CLOSED: &str = "the chat is shut down";
+
 /// The Socket.IO server, whichever adapter it runs on.
 #[derive(Clone)]
 pub enum Bus {
@@ -47,8 +49,14 @@ impl Bus {
     /// Disconnects every socket in a room, on every instance.
     pub async fn disconnect_room(&self, room: String) -> Result<(), String> {
         match self {
-            Bus::Local(io) => io.to(room).disconnect().await.map_err(|e| e.to_string()),
-            Bus::Redis(io) => io.to(room).disconnect().await.map_err(|e| e.to_string()),
+            Bus::Local(io) => match io.of("/") {
+                Some(ns) => ns.to(room).disconnect().await.map_err(|e| e.to_string()),
+                None => Err(CLOSED.into()),
+            },
+            Bus::Redis(io) => match io.of("/") {
+                Some(ns) => ns.to(room).disconnect().await.map_err(|e| e.to_string()),
+                None => Err(CLOSED.into()),
+            },
         }
     }
 

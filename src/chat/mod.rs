@@ -133,17 +133,18 @@ impl Chat {
     /// Who is online (on every instance), as sent to user `me`: at most
     /// [`ONLINE_LIST_LIMIT`] people (`me` always among them), `count` exact.
     async fn snapshot(&self, me: i64) -> Snapshot {
-        let mut snapshot = self.full_snapshot().await;
-        if snapshot.online.len() > ONLINE_LIST_LIMIT {
-            let mine = snapshot
-                .online
-                .iter()
-                .skip(ONLINE_LIST_LIMIT)
-                .find(|a| a.id == me)
-                .cloned();
-            snapshot.online.truncate(ONLINE_LIST_LIMIT);
-            if let Some(author) = mine {
-                snapshot.online[ONLINE_LIST_LIMIT - 1] = author;
+        let mut snapshot = match &self.global {
+            None => self.presence.snapshot_limited(ONLINE_LIST_LIMIT),
+            Some(_) => self.full_snapshot().await,
+        };
+        snapshot.online.truncate(ONLINE_LIST_LIMIT);
+        if !snapshot.online.iter().any(|a| a.id == me) {
+            if let Some(author) = self.presence.author(me) {
+                if snapshot.online.len() == ONLINE_LIST_LIMIT {
+                    snapshot.online[ONLINE_LIST_LIMIT - 1] = (*author).clone();
+                } else {
+                    snapshot.online.push((*author).clone());
+                }
             }
         }
         snapshot

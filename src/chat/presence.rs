@@ -1,7 +1,7 @@
 //! Who is online: counted per user (a user with three tabs is one entry),
 //! with joins and leaves batched into few `presence_diff` broadcasts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -60,6 +60,8 @@ struct Entry {
 #[derive(Default)]
 struct State {
     online: HashMap<i64, Entry>,
+    /// Online users in display order (lower-cased name, id).
+    by_name: BTreeSet<(String, i64)>,
     joined: HashMap<i64, Arc<Author>>,
     left: HashMap<i64, Departed>,
 }
@@ -85,6 +87,7 @@ impl Presence {
             return false;
         }
         let author = Arc::new(author);
+        state.by_name.insert((author.username.to_lowercase(), id));
         state.online.insert(
             id,
             Entry {
@@ -112,6 +115,9 @@ impl Presence {
         let Some(entry) = state.online.remove(&user_id) else {
             return false;
         };
+        state
+            .by_name
+            .remove(&(entry.author.username.to_lowercase(), user_id));
         if state.joined.remove(&user_id).is_none() {
             state.left.insert(
                 user_id,
@@ -139,11 +145,21 @@ impl Presence {
 
     /// Everyone online, sorted by name.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_limited(usize::MAX)
+    }
+
+    /// The first `limit` people online by name, and how many there are.
+    pub fn snapshot_limited(&self, limit: usize) -> Snapshot {
         let state = self.lock();
-        let mut online: Vec<Author> = state.online.values().map(|e| (*e.author).clone()).collect();
-        online.sort_by_key(|a| a.username.to_lowercase());
+        let online = state
+            .by_name
+            .iter()
+            .take(limit)
+            .filter_map(|(_, id)| state.online.get(id))
+            .map(|e| (*e.author).clone())
+            .collect();
         Snapshot {
-            count: online.len(),
+            count: state.online.len(),
             online,
         }
     }
