@@ -605,3 +605,37 @@ async fn presence_lists_at_most_200_people_but_counts_everyone() {
         diff["joined"].as_array().unwrap().len() + diff["left"].as_array().unwrap().len() <= 50
     );
 }
+
+#[tokio::test]
+async fn a_handshake_the_database_cannot_check_is_refused_as_unavailable() {
+    if common::on_postgres() {
+        return; // SQLite locking.
+    }
+    let app = spawn_app().await;
+    let (_, _, cookie) = app.user_with_cookie("busy").await;
+    let url = format!("sqlite://{}", app.db_path().display());
+    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    // A session unused for two minutes is touched (written) at the handshake.
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 120000")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    match sio::connect(&app.base, Some(&cookie), None).await {
+        Err(ConnectError::Refused(payload)) => {
+            assert_eq!(
+                payload["message"], "unavailable",
+                "not a reason to send the user to /login"
+            )
+        }
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    drop(blocker);
+    assert!(sio::connect(&app.base, Some(&cookie), None).await.is_ok());
+}

@@ -46,11 +46,19 @@ impl ChatUser {
 
 /// Why a connection was refused; its text is the connect error's `message`.
 #[derive(Debug)]
-struct Refused;
+enum Refused {
+    /// No live session, or a foreign Origin.
+    Unauthenticated,
+    /// The session could not be checked (database busy or down): retry.
+    Unavailable,
+}
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unauthenticated")
+        f.write_str(match self {
+            Refused::Unauthenticated => "unauthenticated",
+            Refused::Unavailable => "unavailable",
+        })
     }
 }
 
@@ -80,16 +88,17 @@ async fn authenticate<A: Adapter>(
     if headers.contains_key(axum::http::header::ORIGIN)
         && !csrf::same_origin(headers, &state.config.public_origin())
     {
-        return Err(Refused);
+        return Err(Refused::Unauthenticated);
     }
-    let token = session::cookie_value(headers, session::COOKIE_NAME).ok_or(Refused)?;
+    let token =
+        session::cookie_value(headers, session::COOKIE_NAME).ok_or(Refused::Unauthenticated)?;
     let found = sessions::find_active(&state.db, &secret::hash_token(token))
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "session lookup failed at socket handshake");
-            Refused
+            Refused::Unavailable
         })?;
-    let (session, user) = found.ok_or(Refused)?;
+    let (session, user) = found.ok_or(Refused::Unauthenticated)?;
     s.join([
         GLOBAL_ROOM.to_owned(),
         user_room(user.id),

@@ -736,6 +736,13 @@
       return;
     }
     setConnection(navigator.onLine === false || !socket.active ? "offline" : "reconnecting");
+    if (!socket.active) {
+      // The server turned the handshake down for a passing reason (its
+      // message is then "unavailable"): try again shortly.
+      setTimeout(() => {
+        if (!socket.connected) socket.connect();
+      }, 1500 + Math.random() * 1500);
+    }
   });
 
   window.addEventListener("offline", () => {
