@@ -19,6 +19,7 @@ pub mod views;
 pub mod web;
 
 mod server;
+pub mod severable;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -111,6 +112,7 @@ impl Application {
         };
         let builder = SocketIo::builder()
             .max_payload(64 * 1024)
+            .max_buffer_size(chat::delivery::SOCKET_BUFFER)
             .ping_interval(Duration::from_secs(20))
             .ping_timeout(Duration::from_secs(20));
         let (bus, socket_layer) = match &cluster {
@@ -131,7 +133,9 @@ impl Application {
                 (Bus::Redis(io), SocketLayer::Redis(layer))
             }
         };
-        let chat = Chat::start(bus, db.clone(), cluster.as_ref(), config.chat_rate);
+        let chat = Chat::start(bus, db.clone(), cluster.as_ref(), config.chat_rate)
+            .await
+            .map_err(StartError::Redis)?;
         let limits = RateLimits::new(config.login_limit, config.register_limit, cluster.as_ref());
         let state = AppState::new(Inner {
             config,

@@ -11,6 +11,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
+
+use crate::severable::Severable;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -95,11 +97,12 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let (stream, severance) = Severable::new(stream);
         let service = router.clone().map_request(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
+                let extensions = request.extensions_mut();
+                extensions.insert(ConnectInfo::<SocketAddr>(peer));
+                extensions.insert(severance.clone());
                 request
             },
         );

@@ -604,6 +604,25 @@ async fn presence_lists_at_most_200_people_but_counts_everyone() {
     assert!(
         diff["joined"].as_array().unwrap().len() + diff["left"].as_array().unwrap().len() <= 50
     );
+    // Past 200 online an arrival only moves the count; a departure is named.
+    let arrival = diff_with_count(&sockets[0], 206).await;
+    assert_eq!(arrival["joined"], json!([]), "{arrival}");
+    late.close();
+    let departure = diff_with_count(&sockets[0], 205).await;
+    assert_eq!(departure["left"][0]["username"], me.as_str(), "{departure}");
+}
+
+/// The first `presence_diff` carrying this count (earlier ones are skipped).
+async fn diff_with_count(socket: &SioClient, count: u64) -> Value {
+    loop {
+        let diff = socket
+            .next_within("presence_diff", Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no presence_diff with count {count}"));
+        if diff["count"] == count {
+            return diff;
+        }
+    }
 }
 
 #[tokio::test]

@@ -3,11 +3,13 @@
 
 pub mod api;
 pub mod bus;
+pub mod delivery;
 mod events;
 mod global_presence;
 pub mod history;
 pub mod presence;
 pub mod redis_driver;
+mod relay;
 mod writer;
 
 use std::collections::HashMap;
@@ -44,6 +46,14 @@ pub struct Chat {
 pub const ONLINE_LIST_LIMIT: usize = 200;
 /// The most changes carried by one `presence_diff` (for the same reason).
 pub const DIFF_CHUNK: usize = 50;
+/// Whether a diff names the people who came online. Past
+/// [`ONLINE_LIST_LIMIT`] people online, every list is a sample already: a
+/// diff then carries only the exact `count` (and still names those who
+/// left, so nobody is shown online after leaving). Naming every arrival
+/// would send each of N sockets all N names while a crowd connects.
+pub fn names_arrivals(count: usize) -> bool {
+    count <= ONLINE_LIST_LIMIT
+}
 /// Pause between the parts of one large presence change.
 const DIFF_PACING: Duration = Duration::from_millis(15);
 
@@ -56,9 +66,15 @@ fn session_room(session_id: i64) -> String {
 }
 
 impl Chat {
-    /// Starts the writer and the presence broadcaster.
-    pub fn start(bus: Bus, db: Db, cluster: Option<&Cluster>, rate: f64) -> Self {
-        let writer = writer::spawn(db, bus.clone());
+    /// Starts the message relay, the writer and the presence broadcaster.
+    pub async fn start(
+        bus: Bus,
+        db: Db,
+        cluster: Option<&Cluster>,
+        rate: f64,
+    ) -> Result<Self, String> {
+        let relay = relay::Relay::start(bus.clone(), cluster).await?;
+        let writer = writer::spawn(db, &bus, relay);
         let chat = Chat {
             bus,
             writer,
@@ -68,7 +84,7 @@ impl Chat {
             rate,
         };
         spawn_presence_broadcaster(chat.clone());
-        chat
+        Ok(chat)
     }
 
     /// Registers the namespace and its handlers.
@@ -248,7 +264,10 @@ fn spawn_presence_broadcaster(chat: Chat) {
             tick.tick().await;
             ticks += 1;
             let heartbeat = chat.global.is_some() && ticks % 20 == 1;
-            if let Some(diff) = chat.next_diff(heartbeat).await {
+            if let Some(mut diff) = chat.next_diff(heartbeat).await {
+                if !names_arrivals(diff.count) {
+                    diff.joined.clear();
+                }
                 for (i, part) in diff.into_chunks(DIFF_CHUNK).into_iter().enumerate() {
                     if i > 0 {
                         // Let sockets flush between parts: a socket's write

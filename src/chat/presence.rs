@@ -24,7 +24,8 @@ pub struct PresenceDiff {
 }
 
 impl PresenceDiff {
-    /// Splits into diffs of at most `size` changes each (joins first).
+    /// Splits into diffs of at most `size` changes each (joins first); a
+    /// diff naming nobody (only the count changed) stays one event.
     pub fn into_chunks(self, size: usize) -> Vec<PresenceDiff> {
         let size = size.max(1);
         let count = self.count;
@@ -38,6 +39,13 @@ impl PresenceDiff {
             parts.push(PresenceDiff {
                 joined: part_joined,
                 left: part_left,
+                count,
+            });
+        }
+        if parts.is_empty() {
+            parts.push(PresenceDiff {
+                joined: Vec::new(),
+                left: Vec::new(),
                 count,
             });
         }
@@ -233,6 +241,18 @@ mod tests {
             .all(|p| p.joined.len() + p.left.len() <= 50 && p.count == 120));
         assert_eq!(parts.iter().map(|p| p.joined.len()).sum::<usize>(), 120);
         assert_eq!(parts.iter().map(|p| p.left.len()).sum::<usize>(), 30);
+    }
+
+    #[test]
+    fn a_diff_naming_nobody_still_carries_the_count() {
+        let diff = PresenceDiff {
+            joined: Vec::new(),
+            left: Vec::new(),
+            count: 7,
+        };
+        let parts = diff.into_chunks(50);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].count, 7);
     }
 
     #[test]

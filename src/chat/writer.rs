@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::relay::Relay;
 use super::Bus;
 use crate::db::messages::{self, NewMessage};
 use crate::db::{rfc3339, Backend, Db};
@@ -24,7 +25,7 @@ pub struct WriteJob {
 }
 
 /// Starts the writer; the returned sender feeds it.
-pub fn spawn(db: Db, bus: Bus) -> mpsc::Sender<WriteJob> {
+pub fn spawn(db: Db, bus: &Bus, relay: Relay) -> mpsc::Sender<WriteJob> {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(4096);
     // Several instances on one PostgreSQL: commit and publish under a lock so
     // every instance broadcasts in id order.
@@ -32,13 +33,13 @@ pub fn spawn(db: Db, bus: Bus) -> mpsc::Sender<WriteJob> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            commit_and_publish(&db, &bus, shared, &mut batch).await;
+            commit_and_publish(&db, &relay, shared, &mut batch).await;
         }
     });
     tx
 }
 
-async fn commit_and_publish(db: &Db, bus: &Bus, shared: bool, batch: &mut Vec<WriteJob>) {
+async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Vec<WriteJob>) {
     let rows: Vec<NewMessage> = batch.iter().map(|job| job.message.clone()).collect();
     let mut conn = match db.pool.acquire().await {
         Ok(conn) => conn,
@@ -60,9 +61,7 @@ async fn commit_and_publish(db: &Db, bus: &Bus, shared: bool, batch: &mut Vec<Wr
                     text: job.message.text,
                     created_at: rfc3339(job.message.created_at),
                 };
-                if let Err(err) = bus.emit_to(GLOBAL_ROOM, "message", &view).await {
-                    tracing::warn!(error = %err, message_id = id, "broadcast failed");
-                }
+                relay.publish(&view).await;
                 let _ = job.reply.send(Ok(view));
             }
         }

@@ -17,6 +17,9 @@
   const ACK_TIMEOUT_MS = 15000;
   const HISTORY_TIMEOUT_MS = 10000;
   const BOTTOM_SLACK_PX = 64;
+  // The server names at most this many people online; past it, arrivals
+  // only move the count, so the list is refreshed once the room is small again.
+  const ONLINE_LIST_LIMIT = 200;
   const TOP_SLACK_PX = 240;
   const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 
@@ -668,7 +671,31 @@
     onlineCount = Number.isInteger(diff.count) ? diff.count : online.size;
     renderOnline();
     renderTyping();
+    if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline();
   });
+
+  let refreshing = null;
+  function refreshOnline() {
+    if (refreshing) return;
+    // Spread out, so a room shrinking past the limit is not asked all at once.
+    refreshing = setTimeout(async () => {
+      try {
+        const reply = await socket.timeout(HISTORY_TIMEOUT_MS).emitWithAck("presence", {});
+        if (reply && reply.ok) {
+          online.clear();
+          for (const user of reply.online || []) {
+            if (validUser(user)) online.set(user.id, user);
+          }
+          onlineCount = Number.isInteger(reply.count) ? reply.count : online.size;
+          renderOnline();
+        }
+      } catch (_) {
+        // Disconnected meanwhile: the next connect sends a fresh list.
+      } finally {
+        refreshing = null;
+      }
+    }, 500 + Math.random() * 2000);
+  }
 
   // ------------------------------------------------------------- typing
 

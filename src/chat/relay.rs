@@ -1,0 +1,116 @@
+//! How a stored message reaches every socket. Alone, an instance hands it
+//! to its own sockets. With Redis, every instance (the sender's included)
+//! hands on what arrives on one pub/sub channel, so all instances deliver
+//! in the one order Redis published, which is id order (the writer
+//! publishes under the database's publication lock).
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use socketioxide_redis::drivers::Driver;
+
+use super::delivery::{Delivered, Lagging};
+use super::redis_driver::ResilientDriver;
+use super::Bus;
+use crate::cluster::Cluster;
+use crate::views::MessageView;
+
+/// The event every message travels as.
+const EVENT: &str = "message";
+
+/// Hands stored messages to sockets, here or on every instance.
+#[derive(Clone)]
+pub struct Relay {
+    bus: Bus,
+    lagging: Lagging,
+    redis: Option<Channel>,
+}
+
+#[derive(Clone)]
+struct Channel {
+    driver: ResilientDriver,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    room: String,
+    #[serde(borrow)]
+    message: &'a RawValue,
+}
+
+impl Relay {
+    /// With a cluster, subscribes to the message channel and starts
+    /// handing on what arrives.
+    pub async fn start(bus: Bus, cluster: Option<&Cluster>) -> Result<Relay, String> {
+        let redis = match cluster {
+            None => None,
+            Some(cluster) => {
+                let driver = ResilientDriver::new(&cluster.client)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Some(Channel {
+                    driver,
+                    name: format!("{}chatroom:messages", cluster.prefix),
+                })
+            }
+        };
+        let relay = Relay {
+            bus,
+            lagging: Lagging::default(),
+            redis,
+        };
+        if let Some(channel) = &relay.redis {
+            let mut stream = channel
+                .driver
+                .subscribe(channel.name.clone(), 0)
+                .await
+                .map_err(|e| e.to_string())?;
+            let relay = relay.clone();
+            tokio::spawn(async move {
+                while let Some((_, payload)) = stream.next().await {
+                    match serde_json::from_slice::<Envelope>(&payload) {
+                        Ok(envelope) => {
+                            relay.deliver_here(&envelope.room, envelope.message);
+                        }
+                        Err(err) => tracing::error!(error = %err, "unreadable relayed message"),
+                    }
+                }
+            });
+        }
+        Ok(relay)
+    }
+
+    /// Sends a stored message to everyone in its room, on every instance.
+    pub async fn publish(&self, view: &MessageView) {
+        let Some(channel) = &self.redis else {
+            match serde_json::value::to_raw_value(view) {
+                Ok(payload) => {
+                    self.deliver_here(&view.room, &payload);
+                }
+                Err(err) => tracing::error!(error = %err, "message not serialisable"),
+            }
+            return;
+        };
+        let envelope = serde_json::json!({ "room": view.room, "message": view });
+        let bytes = match serde_json::to_vec(&envelope) {
+            Ok(bytes) => bytes,
+            Err(err) => return tracing::error!(error = %err, "message not serialisable"),
+        };
+        if let Err(err) = channel.driver.publish(channel.name.clone(), bytes).await {
+            // Redis is away: this instance's own clients still get it live;
+            // the others' clients find it in history when they reconnect.
+            tracing::warn!(error = %err, message_id = view.id, "relay unavailable: delivering here only");
+            if let Ok(payload) = serde_json::value::to_raw_value(view) {
+                self.deliver_here(&view.room, &payload);
+            }
+        }
+    }
+
+    fn deliver_here(&self, room: &str, payload: &RawValue) -> Delivered {
+        match &self.bus {
+            Bus::Local(io) => self.lagging.deliver(io, room, EVENT, payload),
+            Bus::Redis(io) => self.lagging.deliver(io, room, EVENT, payload),
+        }
+    }
+}
