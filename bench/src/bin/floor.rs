@@ -2,6 +2,7 @@
 //! `message` is acknowledged and broadcast to everyone, the sender included,
 //! exactly the shape of work chatroom does minus everything else.
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Data, SocketRef};
@@ -33,6 +34,12 @@ async fn main() -> anyhow::Result<()> {
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     println!("floor listening on http://{}", listener.local_addr()?);
+    // Without TCP_NODELAY small acks wait on delayed ACKs (~40 ms stalls).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            eprintln!("failed to set TCP_NODELAY: {err}");
+        }
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }
