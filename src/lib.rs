@@ -113,6 +113,9 @@ impl Application {
         let builder = SocketIo::builder()
             .max_payload(64 * 1024)
             .max_buffer_size(chat::delivery::SOCKET_BUFFER)
+            // Chat frames are small; a larger one is read in several steps.
+            // Every idle socket keeps this buffer (default 4 KiB).
+            .ws_read_buffer_size(1024)
             .ping_interval(Duration::from_secs(20))
             .ping_timeout(Duration::from_secs(20));
         let (bus, socket_layer) = match &cluster {

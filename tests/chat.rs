@@ -569,7 +569,7 @@ async fn a_flood_of_events_from_one_socket_gets_rate_limited_acks() {
 }
 
 #[tokio::test]
-async fn presence_lists_at_most_200_people_but_counts_everyone() {
+async fn presence_lists_25_people_on_connect_200_on_request_and_counts_everyone() {
     let app = spawn_app().await;
     let (_, cookies) = chatroom::admin::seed::run_with_sessions(
         &app.state.db,
@@ -586,10 +586,21 @@ async fn presence_lists_at_most_200_people_but_counts_everyone() {
     }
     // Someone whose name sorts after everyone else is still listed to themself.
     let (me, _, cookie) = app.user_with_cookie("zzz").await;
-    let late = connect(&app, &cookie).await;
+    let mut late = connect(&app, &cookie).await;
+    // On connect, a short list.
     let presence = late.next("presence").await;
     assert_eq!(presence["count"], 206);
-    let online = presence["online"].as_array().unwrap();
+    let first = presence["online"].as_array().unwrap();
+    assert_eq!(first.len(), 25);
+    assert!(
+        first.iter().any(|u| u["username"] == me.as_str()),
+        "the user sees themself"
+    );
+    // On request, up to 200.
+    let asked = late.call("presence", json!({})).await;
+    assert_eq!(asked["ok"], true);
+    assert_eq!(asked["count"], 206);
+    let online = asked["online"].as_array().unwrap();
     assert_eq!(online.len(), 200);
     assert!(
         online.iter().any(|u| u["username"] == me.as_str()),

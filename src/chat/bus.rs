@@ -32,17 +32,24 @@ impl Bus {
         data: &T,
     ) -> Result<(), String> {
         let room = room.to_owned();
+        // `io.to` panics once the namespace is gone (at shutdown).
         match self {
-            Bus::Local(io) => io
-                .to(room)
-                .emit(event, data)
-                .await
-                .map_err(|e| e.to_string()),
-            Bus::Redis(io) => io
-                .to(room)
-                .emit(event, data)
-                .await
-                .map_err(|e| e.to_string()),
+            Bus::Local(io) => match io.of("/") {
+                Some(ns) => ns
+                    .to(room)
+                    .emit(event, data)
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err(CLOSED.into()),
+            },
+            Bus::Redis(io) => match io.of("/") {
+                Some(ns) => ns
+                    .to(room)
+                    .emit(event, data)
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err(CLOSED.into()),
+            },
         }
     }
 
@@ -66,5 +73,21 @@ impl Bus {
             Bus::Local(io) => io.close().await,
             Bus::Redis(io) => io.close().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socketioxide::extract::SocketRef;
+
+    #[tokio::test]
+    async fn emitting_after_shutdown_is_an_error_not_a_panic() {
+        let (_layer, io) = SocketIo::builder().build_layer();
+        io.ns("/", async |_: SocketRef| {});
+        let bus = Bus::Local(io);
+        assert!(bus.emit_to("global", "presence_diff", &1).await.is_ok());
+        bus.close().await;
+        assert!(bus.emit_to("global", "presence_diff", &1).await.is_err());
     }
 }

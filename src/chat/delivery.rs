@@ -51,7 +51,11 @@ impl Lagging {
         event: &str,
         payload: &RawValue,
     ) -> Delivered {
-        let sockets = io.to(room.to_owned()).sockets();
+        // `io.to` panics once the namespace is gone (at shutdown).
+        let Some(ns) = io.of("/") else {
+            return Delivered::default();
+        };
+        let sockets = ns.to(room.to_owned()).sockets();
         let skip = self.lock().clone();
         let mut outcome = Delivered::default();
         for socket in sockets {
@@ -112,4 +116,19 @@ fn own_connection<A: Adapter>(socket: &SocketRef<A>) -> Option<Severance> {
         return None;
     }
     parts.extensions.get::<Severance>().cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn delivering_after_shutdown_reaches_nobody_and_does_not_panic() {
+        let (_layer, io) = SocketIo::builder().build_layer();
+        io.ns("/", async |_: SocketRef| {});
+        io.close().await;
+        let payload = serde_json::value::to_raw_value(&1).unwrap();
+        let outcome = Lagging::default().deliver(&io, "global", "message", &payload);
+        assert_eq!(outcome, Delivered::default());
+    }
 }

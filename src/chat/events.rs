@@ -129,7 +129,13 @@ async fn on_connect<A: Adapter>(
     s.on_disconnect(on_disconnect);
     state.chat.socket_connected(user.author).await;
 
-    if let Err(err) = s.emit("presence", &state.chat.snapshot(user.id).await) {
+    if let Err(err) = s.emit(
+        "presence",
+        &state
+            .chat
+            .snapshot(user.id, super::CONNECT_LIST_LIMIT)
+            .await,
+    ) {
         tracing::debug!(error = %err, "could not send the presence list");
     }
 }
@@ -236,7 +242,7 @@ async fn on_presence<A: Adapter>(
         let _ = ack.send(&error_ack(&err));
         return;
     }
-    let snapshot = state.chat.snapshot(user.id).await;
+    let snapshot = state.chat.snapshot(user.id, super::ONLINE_LIST_LIMIT).await;
     let _ = ack.send(&json!({ "ok": true, "online": snapshot.online, "count": snapshot.count }));
 }
 

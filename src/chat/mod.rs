@@ -39,11 +39,16 @@ pub struct Chat {
     rate: f64,
 }
 
-/// The most people listed in a `presence` event; `count` is always exact.
+/// The most people listed in a `presence` ack; `count` is always exact.
 /// Every socket keeps a write buffer as large as the largest frame it was
 /// ever sent, so unbounded lists would make memory grow with the square of
 /// the number of users online.
 pub const ONLINE_LIST_LIMIT: usize = 200;
+/// The most people listed in the `presence` event sent on connect. Most
+/// rooms fit; in a bigger one the page asks (`presence`) for up to
+/// [`ONLINE_LIST_LIMIT`]. A socket that never asks (a bot, an idle tab in a
+/// huge room) keeps a write buffer of ~2 KiB instead of ~15 KiB.
+pub const CONNECT_LIST_LIMIT: usize = 25;
 /// The most changes carried by one `presence_diff` (for the same reason).
 pub const DIFF_CHUNK: usize = 50;
 /// Whether a diff names the people who came online. Past
@@ -147,17 +152,18 @@ impl Chat {
     }
 
     /// Who is online (on every instance), as sent to user `me`: at most
-    /// [`ONLINE_LIST_LIMIT`] people (`me` always among them), `count` exact.
-    async fn snapshot(&self, me: i64) -> Snapshot {
+    /// `limit` people (`me` always among them), `count` exact.
+    async fn snapshot(&self, me: i64, limit: usize) -> Snapshot {
+        let limit = limit.max(1);
         let mut snapshot = match &self.global {
-            None => self.presence.snapshot_limited(ONLINE_LIST_LIMIT),
+            None => self.presence.snapshot_limited(limit),
             Some(_) => self.full_snapshot().await,
         };
-        snapshot.online.truncate(ONLINE_LIST_LIMIT);
+        snapshot.online.truncate(limit);
         if !snapshot.online.iter().any(|a| a.id == me) {
             if let Some(author) = self.presence.author(me) {
-                if snapshot.online.len() == ONLINE_LIST_LIMIT {
-                    snapshot.online[ONLINE_LIST_LIMIT - 1] = (*author).clone();
+                if snapshot.online.len() == limit {
+                    snapshot.online[limit - 1] = (*author).clone();
                 } else {
                     snapshot.online.push((*author).clone());
                 }

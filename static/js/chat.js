@@ -17,8 +17,8 @@
   const ACK_TIMEOUT_MS = 15000;
   const HISTORY_TIMEOUT_MS = 10000;
   const BOTTOM_SLACK_PX = 64;
-  // The server names at most this many people online; past it, arrivals
-  // only move the count, so the list is refreshed once the room is small again.
+  // The server lists at most this many people online (on request; fewer on
+  // connect); past it, arrivals only move the count.
   const ONLINE_LIST_LIMIT = 200;
   const TOP_SLACK_PX = 240;
   const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
@@ -656,6 +656,8 @@
     }
     onlineCount = snapshot && Number.isInteger(snapshot.count) ? snapshot.count : online.size;
     renderOnline();
+    // The list sent on connect is short; a room of up to 200 is listed in full on request.
+    if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline(0);
   });
 
   socket.on("presence_diff", (diff) => {
@@ -671,13 +673,13 @@
     onlineCount = Number.isInteger(diff.count) ? diff.count : online.size;
     renderOnline();
     renderTyping();
-    if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline();
+    if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline(2000);
   });
 
   let refreshing = null;
-  function refreshOnline() {
+  function refreshOnline(spreadMs) {
     if (refreshing) return;
-    // Spread out, so a room shrinking past the limit is not asked all at once.
+    // Spread out, so a whole room is not asking at the same moment.
     refreshing = setTimeout(async () => {
       try {
         const reply = await socket.timeout(HISTORY_TIMEOUT_MS).emitWithAck("presence", {});
@@ -694,7 +696,7 @@
       } finally {
         refreshing = null;
       }
-    }, 500 + Math.random() * 2000);
+    }, 100 + Math.random() * spreadMs);
   }
 
   // ------------------------------------------------------------- typing
