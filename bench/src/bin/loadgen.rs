@@ -86,6 +86,23 @@ enum Scenario {
         #[arg(long, default_value_t = 2)]
         concurrency: usize,
     },
+    /// A fan-out with one extra listener that stops reading: the others
+    /// must lose nothing; the stalled one must be disconnected (never keep
+    /// its connection with a gap) and catch up from history.
+    Slow {
+        #[arg(long, default_value_t = 100)]
+        listeners: usize,
+        #[arg(long, default_value_t = 5)]
+        senders: usize,
+        #[arg(long, default_value_t = 400.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        /// Characters added to every message, so the stalled client's
+        /// kernel buffers fill in a short run.
+        #[arg(long, default_value_t = 1800)]
+        pad: usize,
+    },
     /// 10-second fan-out that fails on any lost message (for CI).
     Smoke,
 }
@@ -101,12 +118,56 @@ fn now_us() -> u64 {
 
 type Acks = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
+/// What one listening connection saw.
+#[derive(Default)]
+struct Heard {
+    /// Microseconds from send to receipt, per delivery.
+    latencies: Vec<u32>,
+    /// Deliveries whose sequence number was not above the last one heard
+    /// from that sender (duplicated or reordered).
+    out_of_order: u64,
+    /// Deliveries that skipped sequence numbers while the connection stayed
+    /// up: messages silently lost.
+    gaps: u64,
+    /// The server ended the connection before the run did.
+    closed_by_server: bool,
+    /// Sequence numbers last heard, per sender.
+    last_seq: HashMap<u32, u64>,
+    /// Highest message id seen (chatroom messages carry one).
+    last_id: Option<i64>,
+}
+
+impl Heard {
+    fn record(&mut self, frame: &str) {
+        let Some(stamp) = stamp(frame) else {
+            return;
+        };
+        self.latencies.push(
+            now_us()
+                .saturating_sub(stamp.sent_us)
+                .min(u64::from(u32::MAX)) as u32,
+        );
+        let last = self.last_seq.entry(stamp.sender).or_insert(0);
+        if stamp.seq <= *last {
+            self.out_of_order += 1;
+        } else {
+            if stamp.seq > *last + 1 {
+                self.gaps += 1;
+            }
+            *last = stamp.seq;
+        }
+        if let Some(id) = message_id(frame) {
+            self.last_id = Some(self.last_id.map_or(id, |last| last.max(id)));
+        }
+    }
+}
+
 /// One Socket.IO connection.
 struct Client {
     out: mpsc::UnboundedSender<Message>,
     acks: Acks,
     next_ack: u64,
-    reader: tokio::task::JoinHandle<Vec<u32>>,
+    reader: tokio::task::JoinHandle<Heard>,
 }
 
 /// Opens `/socket.io/` over WebSocket and joins the default namespace.
@@ -160,7 +221,7 @@ async fn connect(
     let pong = out.clone();
     let mut stop = stop;
     let reader = tokio::spawn(async move {
-        let mut latencies = Vec::new();
+        let mut heard = Heard::default();
         loop {
             let frame = tokio::select! {
                 frame = stream.next() => frame,
@@ -168,8 +229,11 @@ async fn connect(
             };
             let Some(Ok(Message::Text(text))) = frame else {
                 match frame {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                        heard.closed_by_server = true;
+                        break;
+                    }
                     Some(Ok(_)) => continue,
-                    _ => break,
                 }
             };
             let text = text.as_str();
@@ -186,12 +250,13 @@ async fn connect(
                     }
                 }
             } else if record && text.starts_with("42[\"message\"") {
-                if let Some(sent) = sent_at(text) {
-                    latencies.push(now_us().saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
-                }
+                heard.record(text);
+            } else if text.starts_with("41") || text.starts_with('1') {
+                heard.closed_by_server = true;
+                break;
             }
         }
-        latencies
+        heard
     });
     Ok(Client {
         out,
@@ -201,16 +266,35 @@ async fn connect(
     })
 }
 
-/// The send timestamp in a delivered `b|<seq>|<micros>` text.
-fn sent_at(frame: &str) -> Option<u64> {
+/// What a benchmark message text `b|<sender>.<seq>|<micros>` carries.
+struct Stamp {
+    sender: u32,
+    seq: u64,
+    sent_us: u64,
+}
+
+fn leading_number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    text[..digits].parse().ok()
+}
+
+/// The stamp in a delivered message frame.
+fn stamp(frame: &str) -> Option<Stamp> {
     let start = frame.find("\"text\":\"b|")? + "\"text\":\"b|".len();
     let rest = &frame[start..];
-    let bar = rest.find('|')?;
-    let digits = rest[bar + 1..]
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .count();
-    rest[bar + 1..bar + 1 + digits].parse().ok()
+    let (sender, rest) = rest.split_once('.')?;
+    let (seq, rest) = rest.split_once('|')?;
+    Some(Stamp {
+        sender: sender.parse().ok()?,
+        seq: seq.parse().ok()?,
+        sent_us: leading_number(rest)?,
+    })
+}
+
+/// The message id in a delivered chatroom message frame.
+fn message_id(frame: &str) -> Option<i64> {
+    let start = frame.find("\"id\":")? + "\"id\":".len();
+    leading_number(&frame[start..])
 }
 
 async fn next_text<S>(stream: &mut S) -> Result<String>
@@ -344,7 +428,9 @@ async fn fanout(
     senders: usize,
     rate: f64,
     secs: u64,
+    pad: usize,
 ) -> Result<Value> {
+    let pad: Arc<str> = "x".repeat(pad).into();
     let (stop_tx, stop) = watch::channel(false);
     let listening = ctx.open(0, listeners, true, &stop).await?;
     let sending = ctx.open(listeners, senders, false, &stop).await?;
@@ -356,6 +442,7 @@ async fn fanout(
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for (s, mut client) in sending.into_iter().enumerate() {
+        let pad = pad.clone();
         let acked = acked.clone();
         let refused = refused.clone();
         tasks.push(tokio::spawn(async move {
@@ -367,7 +454,7 @@ async fn fanout(
                 tokio::select! {
                     _ = tick.tick() => {
                         seq += 1;
-                        let text = format!("b|{s}.{seq}|{}", now_us());
+                        let text = format!("b|{s}.{seq}|{}|{pad}", now_us());
                         let id = client.next_ack;
                         client.next_ack += 1;
                         let (tx, rx) = oneshot::channel();
@@ -394,9 +481,14 @@ async fn fanout(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = stop_tx.send(true);
     let mut samples = Vec::new();
+    let (mut out_of_order, mut gaps, mut closed) = (0, 0, 0);
     for client in listening {
         client.close();
-        samples.extend(client.reader.await.unwrap_or_default());
+        let heard = client.reader.await.unwrap_or_default();
+        out_of_order += heard.out_of_order;
+        gaps += heard.gaps;
+        closed += u64::from(heard.closed_by_server);
+        samples.extend(heard.latencies);
     }
     for client in &keep {
         client.close();
@@ -410,6 +502,8 @@ async fn fanout(
         "sent_acked": acked, "refused": refused.load(Ordering::Relaxed),
         "deliveries_expected": expected, "deliveries_received": received,
         "lost": expected.saturating_sub(received),
+        "out_of_order": out_of_order, "gaps_while_connected": gaps,
+        "listeners_disconnected": closed,
         "deliveries_per_sec": received as f64 / secs as f64,
         "latency": latency_summary(samples),
     }))
@@ -466,6 +560,115 @@ async fn ingest(ctx: &Ctx, senders: usize, secs: u64) -> Result<Value> {
         "acked_per_sec": samples.len() as f64 / secs as f64,
         "ack_latency": latency_summary(samples),
     }))
+}
+
+/// A raw connection with a tiny receive buffer that reads nothing after
+/// joining the namespace.
+async fn stalled_connection(
+    base: &str,
+    cookie: Option<&str>,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .context("base must be http://ip:port")?;
+    let tcp = tokio::net::TcpSocket::new_v4()?;
+    tcp.set_recv_buffer_size(4096)?;
+    let stream = tcp.connect(addr).await?;
+    let mut request =
+        format!("ws://{addr}/socket.io/?EIO=4&transport=websocket").into_client_request()?;
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", HeaderValue::from_str(cookie)?);
+    }
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
+    let open = next_text(&mut ws).await?;
+    if !open.starts_with('0') {
+        return Err(anyhow!("unexpected open packet"));
+    }
+    ws.send(Message::text("40")).await?;
+    loop {
+        let packet = next_text(&mut ws).await?;
+        if packet == "2" {
+            ws.send(Message::text("3")).await?;
+        } else if packet.starts_with("40") {
+            return Ok(ws);
+        } else if packet.starts_with("44") {
+            return Err(anyhow!("connection refused: {packet}"));
+        }
+    }
+}
+
+async fn slow(
+    ctx: &Ctx,
+    listeners: usize,
+    senders: usize,
+    rate: f64,
+    secs: u64,
+    pad: usize,
+) -> Result<Value> {
+    let stalled_cookie = ctx.cookie(listeners + senders).map(str::to_owned);
+    let mut stalled = stalled_connection(&ctx.base, stalled_cookie.as_deref()).await?;
+    let mut result = fanout(ctx, listeners, senders, rate, secs, pad).await?;
+    // Now read what the stalled client was sent, until the stream ends or
+    // goes quiet.
+    let mut heard = Heard::default();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), stalled.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let text = text.as_str();
+                if text.starts_with("42[\"message\"") {
+                    heard.record(text);
+                } else if text.starts_with("41") || text.starts_with('1') {
+                    heard.closed_by_server = true;
+                    break;
+                }
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_)) | None) => {
+                heard.closed_by_server = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let acked = result["sent_acked"].as_u64().unwrap_or(0);
+    let received = heard.latencies.len() as u64;
+    // chatroom: reconnect and page through history after the last id seen.
+    let mut resumed = Value::Null;
+    if let (Some(cookie), Some(mut last)) = (stalled_cookie.as_deref(), heard.last_id) {
+        let (_stop_tx, stop) = watch::channel(false);
+        let mut client = connect(&ctx.base, Some(cookie), false, stop).await?;
+        let mut fetched = 0u64;
+        loop {
+            let page = client
+                .call("history", json!({ "after": last, "limit": 100 }))
+                .await
+                .unwrap_or(Value::Null);
+            let messages = page["messages"].as_array().cloned().unwrap_or_default();
+            let Some(newest) = messages.last().and_then(|m| m["id"].as_i64()) else {
+                break;
+            };
+            fetched += messages
+                .iter()
+                .filter(|m| m["text"].as_str().is_some_and(|t| t.starts_with("b|")))
+                .count() as u64;
+            last = newest;
+        }
+        client.close();
+        resumed = json!({ "from_history": fetched, "caught_up": received + fetched == acked });
+    }
+    result["scenario"] = json!("slow");
+    result["stalled"] = json!({
+        "received_before_cut": received,
+        "gaps_while_connected": heard.gaps,
+        "out_of_order": heard.out_of_order,
+        "disconnected_by_server": heard.closed_by_server,
+        "silently_missed": if heard.closed_by_server { 0 } else { acked.saturating_sub(received) },
+        "resumed": resumed,
+    });
+    Ok(result)
 }
 
 async fn history(ctx: &Ctx, samples: usize) -> Result<Value> {
@@ -598,7 +801,7 @@ async fn run(args: Args) -> Result<Value> {
             senders,
             rate,
             secs,
-        } => fanout(&ctx, listeners, senders, rate, secs).await,
+        } => fanout(&ctx, listeners, senders, rate, secs, 0).await,
         Scenario::Ingest { senders, secs } => ingest(&ctx, senders, secs).await,
         Scenario::History { samples } => history(&ctx, samples).await,
         Scenario::Login {
@@ -607,11 +810,23 @@ async fn run(args: Args) -> Result<Value> {
             password,
             concurrency,
         } => login(&ctx, count, &prefix, &password, concurrency).await,
+        Scenario::Slow {
+            listeners,
+            senders,
+            rate,
+            secs,
+            pad,
+        } => slow(&ctx, listeners, senders, rate, secs, pad).await,
         Scenario::Smoke => {
-            let result = fanout(&ctx, 50, 5, 50.0, 10).await?;
-            if result["lost"] != 0 || result["refused"] != 0 || result["sent_acked"] == 0 {
+            let result = fanout(&ctx, 50, 5, 50.0, 10, 0).await?;
+            let clean = ["lost", "refused", "out_of_order", "gaps_while_connected"]
+                .iter()
+                .all(|k| result[*k] == 0);
+            if !clean || result["sent_acked"] == 0 {
                 println!("{result}");
-                return Err(anyhow!("smoke: messages were lost or refused"));
+                return Err(anyhow!(
+                    "smoke: messages were lost, refused, duplicated or reordered"
+                ));
             }
             Ok(result)
         }
