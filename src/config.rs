@@ -116,6 +116,12 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
 
+    /// Packets a chat socket may have waiting; a socket found full is
+    /// disconnected (with the rest of its room) rather than skipped.
+    #[arg(long, env = "CHATROOM_SOCKET_BUFFER", default_value_t = crate::chat::delivery::SOCKET_BUFFER,
+          value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
+    pub socket_buffer: u32,
+
     /// `text` or `json`.
     #[arg(long, env = "CHATROOM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

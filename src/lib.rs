@@ -112,7 +112,7 @@ impl Application {
         };
         let builder = SocketIo::builder()
             .max_payload(64 * 1024)
-            .max_buffer_size(chat::delivery::SOCKET_BUFFER)
+            .max_buffer_size(config.socket_buffer as usize)
             // Chat frames are small; a larger one is read in several steps.
             // Every idle socket keeps this buffer (default 4 KiB).
             .ws_read_buffer_size(1024)

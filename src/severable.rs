@@ -6,9 +6,10 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -18,6 +19,15 @@ struct Cut {
     severed: AtomicBool,
     reader: AtomicWaker,
     writer: AtomicWaker,
+    /// When a write last found the peer's window full and has not gone
+    /// through since ([`since_start`] milliseconds; 0: not blocked).
+    blocked_since: AtomicU64,
+}
+
+/// Milliseconds since the first call, never 0.
+fn since_start() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 /// The handle that cuts one connection.
@@ -34,6 +44,26 @@ impl Severance {
 
     fn is_severed(&self) -> bool {
         self.0.severed.load(Ordering::Acquire)
+    }
+
+    /// How long writes have been waiting for the peer to read, if they are.
+    pub fn blocked_for(&self) -> Option<Duration> {
+        match self.0.blocked_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis(since_start().saturating_sub(since))),
+        }
+    }
+
+    fn note_write<T>(&self, poll: &Poll<T>) {
+        let blocked = &self.0.blocked_since;
+        match poll {
+            Poll::Pending => {
+                if blocked.load(Ordering::Relaxed) == 0 {
+                    blocked.store(since_start(), Ordering::Relaxed);
+                }
+            }
+            Poll::Ready(_) => blocked.store(0, Ordering::Relaxed),
+        }
     }
 }
 
@@ -84,7 +114,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Severable<S> {
         if self.cut.is_severed() {
             return Poll::Ready(Err(severed()));
         }
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        let poll = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.cut.note_write(&poll);
+        poll
     }
 
     fn poll_write_vectored(
@@ -96,7 +128,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Severable<S> {
         if self.cut.is_severed() {
             return Poll::Ready(Err(severed()));
         }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.cut.note_write(&poll);
+        poll
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -152,6 +186,25 @@ mod tests {
         tokio::task::yield_now().await;
         cut.sever();
         assert!(writer.await.unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_write_the_peer_does_not_read_counts_as_blocked_until_it_goes_through() {
+        let (near, mut far) = tokio::io::duplex(16);
+        let (mut stream, cut) = Severable::new(near);
+        assert_eq!(cut.blocked_for(), None);
+        let writer = tokio::spawn(async move {
+            stream.write_all(&[7u8; 64]).await.unwrap();
+            stream
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(cut
+            .blocked_for()
+            .is_some_and(|d| d >= Duration::from_millis(20)));
+        let mut buf = [0u8; 64];
+        far.read_exact(&mut buf).await.unwrap();
+        let _stream = writer.await.unwrap();
+        assert_eq!(cut.blocked_for(), None);
     }
 
     #[tokio::test]

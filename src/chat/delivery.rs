@@ -1,8 +1,15 @@
-//! Chat messages reach this instance's sockets one socket at a time, so a
-//! socket that cannot take one more is known by name. Such a client has
-//! fallen too far behind: it is sent nothing more and disconnected, and
-//! its client resumes from history. No socket ever silently misses a
-//! message while staying connected (a room-wide broadcast would drop it).
+//! Chat messages reach this instance's sockets in one broadcast (encoded
+//! once), and no socket ever silently misses one while staying connected:
+//!
+//! - every socket may have [`SOCKET_BUFFER`] packets waiting, far more than
+//!   a client can fall behind before it is disconnected: a WebSocket that
+//!   has not taken a byte for [`STALL_LIMIT`] is cut ([`sweep_stalled`]),
+//!   and the transport's heartbeat ends any session over ~40 s behind;
+//! - should a broadcast still find a full buffer (it reports how many, not
+//!   which), every socket it went to is disconnected: each client
+//!   reconnects and resumes from history, none keeps a gap.
+//!
+//! A disconnected client resumes with `history` `after` its last id.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -12,13 +19,15 @@ use serde_json::value::RawValue;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
-use socketioxide::{SendError, SocketError, SocketIo, TransportType};
+use socketioxide::{BroadcastError, SocketError, SocketIo, TransportType};
 
 use crate::severable::Severance;
 
-/// Packets a socket may have waiting before its client counts as too
-/// slow (a few seconds of a busy room).
-pub const SOCKET_BUFFER: usize = 1024;
+/// Packets a socket may have waiting (allocated only as used; a queued
+/// broadcast shares its bytes with every other socket's copy).
+pub const SOCKET_BUFFER: u32 = 65_536;
+/// A WebSocket whose writes have been blocked this long is cut.
+pub const STALL_LIMIT: Duration = Duration::from_secs(5);
 /// How often a lagging socket is asked again to take its disconnect.
 const RETRY_EVERY: Duration = Duration::from_millis(50);
 /// Past this, the transport's own heartbeat has ended a stuck client.
@@ -27,12 +36,12 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 /// What one delivery did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
-    pub sent: usize,
-    /// Sockets found too slow by this delivery (now being disconnected).
-    pub lagging: usize,
+    /// Sockets whose buffer was full (then everyone it went to was
+    /// disconnected).
+    pub full: usize,
 }
 
-/// Sockets found too slow, until their disconnect goes through.
+/// Sockets being disconnected for falling behind.
 #[derive(Clone, Default)]
 pub struct Lagging {
     sids: Arc<Mutex<HashSet<Sid>>>,
@@ -43,8 +52,8 @@ impl Lagging {
         self.sids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends a serialised event to every socket of this instance in `room`.
-    pub fn deliver<A: Adapter>(
+    /// Broadcasts a serialised event to this instance's sockets in `room`.
+    pub async fn deliver<A: Adapter>(
         &self,
         io: &SocketIo<A>,
         room: &str,
@@ -55,24 +64,53 @@ impl Lagging {
         let Some(ns) = io.of("/") else {
             return Delivered::default();
         };
-        let sockets = ns.to(room.to_owned()).sockets();
-        let skip = self.lock().clone();
-        let mut outcome = Delivered::default();
-        for socket in sockets {
-            if skip.contains(&socket.id) {
-                continue;
+        let result = ns
+            .clone()
+            .local()
+            .to(room.to_owned())
+            .emit(event, payload)
+            .await;
+        let full = match &result {
+            Err(BroadcastError::Socket(errors)) => errors
+                .iter()
+                .filter(|e| matches!(e, SocketError::InternalChannelFull))
+                .count(),
+            Err(err) => {
+                tracing::warn!(error = %err, "broadcast failed");
+                0
             }
-            match socket.emit(event, payload) {
-                Ok(()) => outcome.sent += 1,
-                Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                    outcome.lagging += 1;
-                    self.disconnect(socket);
-                }
-                // Closed meanwhile: its disconnect handler runs anyway.
-                Err(_) => {}
+            Ok(()) => 0,
+        };
+        if full > 0 {
+            tracing::error!(
+                full,
+                room,
+                "a socket buffer was full: disconnecting the room's sockets here so none keeps a gap"
+            );
+            for socket in ns.local().to(room.to_owned()).sockets() {
+                self.disconnect(socket);
             }
         }
-        outcome
+        Delivered { full }
+    }
+
+    /// Cuts every WebSocket in `room` whose writes have been blocked for
+    /// longer than [`STALL_LIMIT`] (its client stopped reading).
+    pub fn sweep_stalled<A: Adapter>(&self, io: &SocketIo<A>, room: &str) -> usize {
+        let Some(ns) = io.of("/") else {
+            return 0;
+        };
+        let mut cut = 0;
+        for socket in ns.local().to(room.to_owned()).sockets() {
+            let stalled = own_connection(&socket)
+                .and_then(|c| c.blocked_for())
+                .is_some_and(|blocked| blocked > STALL_LIMIT);
+            if stalled {
+                cut += 1;
+                self.disconnect(socket);
+            }
+        }
+        cut
     }
 
     /// Ends a socket that missed a message. A WebSocket opened as one has
@@ -128,7 +166,9 @@ mod tests {
         io.ns("/", async |_: SocketRef| {});
         io.close().await;
         let payload = serde_json::value::to_raw_value(&1).unwrap();
-        let outcome = Lagging::default().deliver(&io, "global", "message", &payload);
+        let outcome = Lagging::default()
+            .deliver(&io, "global", "message", &payload)
+            .await;
         assert_eq!(outcome, Delivered::default());
     }
 }

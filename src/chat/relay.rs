@@ -5,13 +5,15 @@
 //! publishes under the database's publication lock).
 
 use futures_util::StreamExt;
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use socketioxide_redis::drivers::Driver;
 
 use super::delivery::{Delivered, Lagging};
 use super::redis_driver::ResilientDriver;
-use super::Bus;
+use super::{Bus, GLOBAL_ROOM};
 use crate::cluster::Cluster;
 use crate::views::MessageView;
 
@@ -60,6 +62,15 @@ impl Relay {
             lagging: Lagging::default(),
             redis,
         };
+        let sweeper = relay.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                sweeper.sweep_stalled();
+            }
+        });
         if let Some(channel) = &relay.redis {
             let mut stream = channel
                 .driver
@@ -71,7 +82,7 @@ impl Relay {
                 while let Some((_, payload)) = stream.next().await {
                     match serde_json::from_slice::<Envelope>(&payload) {
                         Ok(envelope) => {
-                            relay.deliver_here(&envelope.room, envelope.message);
+                            relay.deliver_here(&envelope.room, envelope.message).await;
                         }
                         Err(err) => tracing::error!(error = %err, "unreadable relayed message"),
                     }
@@ -86,7 +97,7 @@ impl Relay {
         let Some(channel) = &self.redis else {
             match serde_json::value::to_raw_value(view) {
                 Ok(payload) => {
-                    self.deliver_here(&view.room, &payload);
+                    self.deliver_here(&view.room, &payload).await;
                 }
                 Err(err) => tracing::error!(error = %err, "message not serialisable"),
             }
@@ -102,15 +113,23 @@ impl Relay {
             // the others' clients find it in history when they reconnect.
             tracing::warn!(error = %err, message_id = view.id, "relay unavailable: delivering here only");
             if let Ok(payload) = serde_json::value::to_raw_value(view) {
-                self.deliver_here(&view.room, &payload);
+                self.deliver_here(&view.room, &payload).await;
             }
         }
     }
 
-    fn deliver_here(&self, room: &str, payload: &RawValue) -> Delivered {
+    async fn deliver_here(&self, room: &str, payload: &RawValue) -> Delivered {
         match &self.bus {
-            Bus::Local(io) => self.lagging.deliver(io, room, EVENT, payload),
-            Bus::Redis(io) => self.lagging.deliver(io, room, EVENT, payload),
+            Bus::Local(io) => self.lagging.deliver(io, room, EVENT, payload).await,
+            Bus::Redis(io) => self.lagging.deliver(io, room, EVENT, payload).await,
+        }
+    }
+
+    /// Cuts this instance's WebSockets whose clients stopped reading.
+    fn sweep_stalled(&self) -> usize {
+        match &self.bus {
+            Bus::Local(io) => self.lagging.sweep_stalled(io, GLOBAL_ROOM),
+            Bus::Redis(io) => self.lagging.sweep_stalled(io, GLOBAL_ROOM),
         }
     }
 }

@@ -117,6 +117,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         login_limit: 20,
         register_limit: 1000,
         max_connections_per_ip: 256,
+        socket_buffer: chatroom::chat::delivery::SOCKET_BUFFER,
         log_format: LogFormat::Text,
     }
 }
