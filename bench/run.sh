@@ -19,10 +19,14 @@ loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" fanout --listeners "$LISTEN
 loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" ingest --senders "$INGEST_SENDERS" --secs "$SECS"
 loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" history --samples 500
 loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" login --count 200 --password "correct horse battery staple"
+loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" login --count 400 --password "correct horse battery staple" \
+  --fanout-rate "$RATE" --fanout-listeners "$LISTENERS" --fanout-secs "$SECS"
+loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" slow --listeners 100 --senders 5 --rate 400 --secs 12
 stop_chatroom
 
 start_floor
 loadgen --label floor --base "$FLOOR_BASE" hold --clients "$CLIENTS" --secs 5 --server-pid "$FLOOR_PID"
 loadgen --label floor --base "$FLOOR_BASE" fanout --listeners "$LISTENERS" --senders "$SENDERS" --rate "$RATE" --secs "$SECS"
 loadgen --label floor --base "$FLOOR_BASE" ingest --senders "$INGEST_SENDERS" --secs "$SECS"
+loadgen --label floor --base "$FLOOR_BASE" slow --listeners 100 --senders 5 --rate 400 --secs 12
 stop_floor

@@ -85,6 +85,14 @@ enum Scenario {
         password: String,
         #[arg(long, default_value_t = 2)]
         concurrency: usize,
+        /// Run a fan-out at this rate (messages/s) meanwhile and report its
+        /// latency too: hashing must not starve the chat.
+        #[arg(long, default_value_t = 0.0)]
+        fanout_rate: f64,
+        #[arg(long, default_value_t = 1000)]
+        fanout_listeners: usize,
+        #[arg(long, default_value_t = 10)]
+        fanout_secs: u64,
     },
     /// A fan-out with one extra listener that stops reading: the others
     /// must lose nothing; the stalled one must be disconnected (never keep
@@ -102,6 +110,11 @@ enum Scenario {
         /// kernel buffers fill in a short run.
         #[arg(long, default_value_t = 1800)]
         pad: usize,
+        /// Exit 1 unless nobody lost a message and the stalled client got
+        /// every message or was disconnected without a gap, and caught up
+        /// from history (CI).
+        #[arg(long)]
+        check: bool,
     },
     /// 10-second fan-out that fails on any lost message (for CI).
     Smoke,
@@ -550,7 +563,7 @@ async fn ingest(ctx: &Ctx, senders: usize, secs: u64) -> Result<Value> {
     }))
 }
 
-/// A raw connection with a tiny receive buffer that reads nothing after
+/// A raw connection with a small receive buffer that reads nothing after
 /// joining the namespace.
 async fn stalled_connection(
     base: &str,
@@ -561,7 +574,10 @@ async fn stalled_connection(
         .parse()
         .context("base must be http://ip:port")?;
     let tcp = tokio::net::TcpSocket::new_v4()?;
-    tcp.set_recv_buffer_size(4096)?;
+    // Bounded, but above the loopback MSS: a smaller window is never
+    // reopened promptly once the client reads again (the sender only
+    // probes it, at ever longer intervals).
+    tcp.set_recv_buffer_size(256 * 1024)?;
     let stream = tcp.connect(addr).await?;
     let mut request =
         format!("ws://{addr}/socket.io/?EIO=4&transport=websocket").into_client_request()?;
@@ -603,7 +619,7 @@ async fn slow(
     // goes quiet.
     let mut heard = Heard::default();
     loop {
-        match tokio::time::timeout(Duration::from_secs(3), stalled.next()).await {
+        match tokio::time::timeout(Duration::from_secs(10), stalled.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => {
                 let text = text.as_str();
                 if text.starts_with("42[\"message\"") {
@@ -797,14 +813,55 @@ async fn run(args: Args) -> Result<Value> {
             prefix,
             password,
             concurrency,
-        } => login(&ctx, count, &prefix, &password, concurrency).await,
+            fanout_rate,
+            fanout_listeners,
+            fanout_secs,
+        } => {
+            let logins = login(&ctx, count, &prefix, &password, concurrency);
+            if fanout_rate > 0.0 {
+                let chat = fanout(&ctx, fanout_listeners, 10, fanout_rate, fanout_secs, 0);
+                let (logins, chat) = tokio::join!(
+                    async {
+                        // Once the fan-out's sockets are up.
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        logins.await
+                    },
+                    chat
+                );
+                let mut logins = logins?;
+                logins["during_fanout"] = chat?;
+                Ok(logins)
+            } else {
+                logins.await
+            }
+        }
         Scenario::Slow {
             listeners,
             senders,
             rate,
             secs,
             pad,
-        } => slow(&ctx, listeners, senders, rate, secs, pad).await,
+            check,
+        } => {
+            let result = slow(&ctx, listeners, senders, rate, secs, pad).await?;
+            let stalled = &result["stalled"];
+            let clean = result["lost"] == 0
+                && result["missed_while_connected"] == 0
+                && result["out_of_order"] == 0
+                && result["id_gaps"] == 0
+                && result["sent_acked"] != 0
+                && stalled["silently_missed"] == 0
+                && stalled["id_gaps"] == 0
+                && stalled["out_of_order"] == 0
+                && stalled["resumed"]["caught_up"] == true;
+            if check && !clean {
+                println!("{result}");
+                return Err(anyhow!(
+                    "slow: a message was lost, or the stalled client kept its connection or did not catch up"
+                ));
+            }
+            Ok(result)
+        }
         Scenario::Smoke => {
             let result = fanout(&ctx, 50, 5, 50.0, 10, 0).await?;
             let clean = ["lost", "refused", "out_of_order", "id_gaps"]
