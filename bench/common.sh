@@ -4,10 +4,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/target/release"
 work="$(mktemp -d)"
 pids=()
+bench_db=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
+  if [ -n "$bench_db" ]; then
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $bench_db" >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -35,10 +39,20 @@ wait_up() {
 }
 
 # start_chatroom USERS → sets CHATROOM_BASE, CHATROOM_PID, COOKIES
+# BENCH_POSTGRES=1: on a fresh PostgreSQL database (127.0.0.1:5432, user
+# postgres), dropped afterwards; otherwise SQLite in a temporary directory.
 start_chatroom() {
   local users="$1" port
   port="$(free_port)"
   mkdir -p "$work/chatroom"
+  if [ "${BENCH_POSTGRES:-0}" = 1 ]; then
+    if [ -n "$bench_db" ]; then
+      psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $bench_db" >/dev/null
+    fi
+    bench_db="chatroom_bench_$$"
+    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $bench_db" >/dev/null
+    export CHATROOM_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$bench_db"
+  fi
   (cd "$work/chatroom" && "$bin/chatroom" seed-users --count "$users" --prefix bench \
       --password "correct horse battery staple" --sessions-out "$work/cookies.tsv" >/dev/null)
   (cd "$work/chatroom" && CHATROOM_BIND="127.0.0.1:$port" CHATROOM_CHAT_RATE=100000 \

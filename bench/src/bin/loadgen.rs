@@ -147,6 +147,8 @@ struct Heard {
     closed_by_server: bool,
     /// Highest message id seen (chatroom messages carry one).
     last_id: Option<i64>,
+    /// Per sender: the highest sequence number heard, and how many.
+    per_sender: HashMap<u32, (u64, u64)>,
 }
 
 impl Heard {
@@ -156,6 +158,11 @@ impl Heard {
         };
         self.latencies
             .push(now_us().saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32);
+        if let Some((sender, seq)) = sender_seq(frame) {
+            let entry = self.per_sender.entry(sender).or_insert((0, 0));
+            entry.0 = entry.0.max(seq);
+            entry.1 += 1;
+        }
         let Some(id) = message_id(frame) else {
             return;
         };
@@ -286,6 +293,24 @@ fn sent_at(frame: &str) -> Option<u64> {
     let start = frame.find("\"text\":\"b|")? + "\"text\":\"b|".len();
     let (_, rest) = frame[start..].split_once('|')?;
     leading_number(rest)
+}
+
+/// Sender and sequence number of a delivered benchmark message.
+fn sender_seq(frame: &str) -> Option<(u32, u64)> {
+    let start = frame.find("\"text\":\"b|")? + "\"text\":\"b|".len();
+    let (sender, rest) = frame[start..].split_once('.')?;
+    Some((sender.parse().ok()?, leading_number(rest)?))
+}
+
+impl Heard {
+    /// Messages missing below the newest heard from each sender: lost while
+    /// the connection went on (works without ids, so for the floor too).
+    fn holes(&self) -> u64 {
+        self.per_sender
+            .values()
+            .map(|(max, count)| max.saturating_sub(*count))
+            .sum()
+    }
 }
 
 /// The message id in a delivered chatroom message frame.
@@ -669,7 +694,9 @@ async fn slow(
         "id_gaps": heard.gaps,
         "out_of_order": heard.out_of_order,
         "disconnected_by_server": heard.closed_by_server,
-        "silently_missed": if heard.closed_by_server { 0 } else { acked.saturating_sub(received) },
+        "holes": heard.holes(),
+        "silently_missed": heard.holes()
+            + if heard.closed_by_server { 0 } else { acked.saturating_sub(received + heard.holes()) },
         "resumed": resumed,
     });
     Ok(result)
