@@ -38,7 +38,7 @@ else
   skip "API fuzzing (pip install schemathesis)"
 fi
 
-echo "==> Load benchmark smoke run (10 s, fails on any lost message)"
+echo "==> Load benchmark smoke run (fan-out, then a listener that stops reading; fails on any lost message or gap)"
 bash bench/smoke.sh
 
 if [ -x e2e/run.sh ]; then
