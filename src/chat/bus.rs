@@ -23,6 +23,18 @@ pub enum Bus {
     Redis(RedisIo),
 }
 
+/// Runs `$body` with `$io` bound to the server, whichever adapter it has
+/// (the two are different types, so one arm per adapter).
+macro_rules! with_io {
+    ($bus:expr, $io:ident => $body:expr) => {
+        match $bus {
+            $crate::chat::bus::Bus::Local($io) => $body,
+            $crate::chat::bus::Bus::Redis($io) => $body,
+        }
+    };
+}
+pub(crate) use with_io;
+
 impl Bus {
     /// Sends an event to every socket in a room, on every instance.
     pub async fn emit_to<T: Serialize + ?Sized>(
@@ -33,46 +45,23 @@ impl Bus {
     ) -> Result<(), String> {
         let room = room.to_owned();
         // `io.to` panics once the namespace is gone (at shutdown).
-        match self {
-            Bus::Local(io) => match io.of("/") {
-                Some(ns) => ns
-                    .to(room)
-                    .emit(event, data)
-                    .await
-                    .map_err(|e| e.to_string()),
-                None => Err(CLOSED.into()),
-            },
-            Bus::Redis(io) => match io.of("/") {
-                Some(ns) => ns
-                    .to(room)
-                    .emit(event, data)
-                    .await
-                    .map_err(|e| e.to_string()),
-                None => Err(CLOSED.into()),
-            },
-        }
+        with_io!(self, io => match io.of("/") {
+            Some(ns) => ns.to(room).emit(event, data).await.map_err(|e| e.to_string()),
+            None => Err(CLOSED.into()),
+        })
     }
 
     /// Disconnects every socket in a room, on every instance.
     pub async fn disconnect_room(&self, room: String) -> Result<(), String> {
-        match self {
-            Bus::Local(io) => match io.of("/") {
-                Some(ns) => ns.to(room).disconnect().await.map_err(|e| e.to_string()),
-                None => Err(CLOSED.into()),
-            },
-            Bus::Redis(io) => match io.of("/") {
-                Some(ns) => ns.to(room).disconnect().await.map_err(|e| e.to_string()),
-                None => Err(CLOSED.into()),
-            },
-        }
+        with_io!(self, io => match io.of("/") {
+            Some(ns) => ns.to(room).disconnect().await.map_err(|e| e.to_string()),
+            None => Err(CLOSED.into()),
+        })
     }
 
     /// Closes this instance's sockets (at shutdown).
     pub async fn close(&self) {
-        match self {
-            Bus::Local(io) => io.close().await,
-            Bus::Redis(io) => io.close().await,
-        }
+        with_io!(self, io => io.close().await)
     }
 }
 

@@ -33,14 +33,6 @@ const RETRY_EVERY: Duration = Duration::from_millis(50);
 /// Past this, the transport's own heartbeat has ended a stuck client.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
-/// What one delivery did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Delivered {
-    /// Sockets whose buffer was full (then everyone it went to was
-    /// disconnected).
-    pub full: usize,
-}
-
 /// Sockets being disconnected for falling behind.
 #[derive(Clone, Default)]
 pub struct Lagging {
@@ -52,17 +44,19 @@ impl Lagging {
         self.sids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Broadcasts a serialised event to this instance's sockets in `room`.
+    /// Broadcasts a serialised event to this instance's sockets in `room`;
+    /// returns how many buffers were full (everyone it went to is then
+    /// being disconnected).
     pub async fn deliver<A: Adapter>(
         &self,
         io: &SocketIo<A>,
         room: &str,
         event: &str,
         payload: &RawValue,
-    ) -> Delivered {
+    ) -> usize {
         // `io.to` panics once the namespace is gone (at shutdown).
         let Some(ns) = io.of("/") else {
-            return Delivered::default();
+            return 0;
         };
         let result = ns
             .clone()
@@ -91,26 +85,23 @@ impl Lagging {
                 self.disconnect(socket);
             }
         }
-        Delivered { full }
+        full
     }
 
     /// Cuts every WebSocket in `room` whose writes have been blocked for
     /// longer than [`STALL_LIMIT`] (its client stopped reading).
-    pub fn sweep_stalled<A: Adapter>(&self, io: &SocketIo<A>, room: &str) -> usize {
+    pub fn sweep_stalled<A: Adapter>(&self, io: &SocketIo<A>, room: &str) {
         let Some(ns) = io.of("/") else {
-            return 0;
+            return;
         };
-        let mut cut = 0;
         for socket in ns.local().to(room.to_owned()).sockets() {
             let stalled = own_connection(&socket)
                 .and_then(|c| c.blocked_for())
                 .is_some_and(|blocked| blocked > STALL_LIMIT);
             if stalled {
-                cut += 1;
                 self.disconnect(socket);
             }
         }
-        cut
     }
 
     /// Ends a socket that missed a message. A WebSocket opened as one has
@@ -166,9 +157,9 @@ mod tests {
         io.ns("/", async |_: SocketRef| {});
         io.close().await;
         let payload = serde_json::value::to_raw_value(&1).unwrap();
-        let outcome = Lagging::default()
+        let full = Lagging::default()
             .deliver(&io, "global", "message", &payload)
             .await;
-        assert_eq!(outcome, Delivered::default());
+        assert_eq!(full, 0);
     }
 }

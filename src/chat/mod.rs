@@ -79,7 +79,7 @@ impl Chat {
         rate: f64,
     ) -> Result<Self, String> {
         let relay = relay::Relay::start(bus.clone(), cluster).await?;
-        let writer = writer::spawn(db, &bus, relay);
+        let writer = writer::spawn(db, relay);
         let chat = Chat {
             bus,
             writer,

@@ -4,14 +4,15 @@
 //! in the one order Redis published, which is id order (the writer
 //! publishes under the database's publication lock).
 
-use futures_util::StreamExt;
 use std::time::Duration;
 
-use serde::Deserialize;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use socketioxide_redis::drivers::Driver;
 
-use super::delivery::{Delivered, Lagging};
+use super::bus::with_io;
+use super::delivery::Lagging;
 use super::redis_driver::ResilientDriver;
 use super::{Bus, GLOBAL_ROOM};
 use crate::cluster::Cluster;
@@ -34,8 +35,16 @@ struct Channel {
     name: String,
 }
 
+/// What travels on the channel.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    room: &'a str,
+    message: &'a MessageView,
+}
+
+/// What arrives: the message is handed on as it came, not re-encoded.
 #[derive(Deserialize)]
-struct Envelope<'a> {
+struct Incoming<'a> {
     room: String,
     #[serde(borrow)]
     message: &'a RawValue,
@@ -80,7 +89,7 @@ impl Relay {
             let relay = relay.clone();
             tokio::spawn(async move {
                 while let Some((_, payload)) = stream.next().await {
-                    match serde_json::from_slice::<Envelope>(&payload) {
+                    match serde_json::from_slice::<Incoming>(&payload) {
                         Ok(envelope) => {
                             relay.deliver_here(&envelope.room, envelope.message).await;
                         }
@@ -103,8 +112,11 @@ impl Relay {
             }
             return;
         };
-        let envelope = serde_json::json!({ "room": view.room, "message": view });
-        let bytes = match serde_json::to_vec(&envelope) {
+        let outgoing = Outgoing {
+            room: &view.room,
+            message: view,
+        };
+        let bytes = match serde_json::to_vec(&outgoing) {
             Ok(bytes) => bytes,
             Err(err) => return tracing::error!(error = %err, "message not serialisable"),
         };
@@ -118,18 +130,17 @@ impl Relay {
         }
     }
 
-    async fn deliver_here(&self, room: &str, payload: &RawValue) -> Delivered {
-        match &self.bus {
-            Bus::Local(io) => self.lagging.deliver(io, room, EVENT, payload).await,
-            Bus::Redis(io) => self.lagging.deliver(io, room, EVENT, payload).await,
-        }
+    /// Whether messages go through Redis (several instances).
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    async fn deliver_here(&self, room: &str, payload: &RawValue) {
+        with_io!(&self.bus, io => self.lagging.deliver(io, room, EVENT, payload).await);
     }
 
     /// Cuts this instance's WebSockets whose clients stopped reading.
-    fn sweep_stalled(&self) -> usize {
-        match &self.bus {
-            Bus::Local(io) => self.lagging.sweep_stalled(io, GLOBAL_ROOM),
-            Bus::Redis(io) => self.lagging.sweep_stalled(io, GLOBAL_ROOM),
-        }
+    fn sweep_stalled(&self) {
+        with_io!(&self.bus, io => self.lagging.sweep_stalled(io, GLOBAL_ROOM));
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::relay::Relay;
-use super::Bus;
 use crate::db::messages::{self, NewMessage};
 use crate::db::{rfc3339, Backend, Db};
 use crate::error::AppError;
@@ -25,11 +24,11 @@ pub struct WriteJob {
 }
 
 /// Starts the writer; the returned sender feeds it.
-pub fn spawn(db: Db, bus: &Bus, relay: Relay) -> mpsc::Sender<WriteJob> {
+pub fn spawn(db: Db, relay: Relay) -> mpsc::Sender<WriteJob> {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(4096);
     // Several instances on one PostgreSQL: commit and publish under a lock so
     // every instance broadcasts in id order.
-    let shared = db.backend == Backend::Postgres && matches!(bus, Bus::Redis(_));
+    let shared = db.backend == Backend::Postgres && relay.is_shared();
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
