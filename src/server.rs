@@ -11,11 +11,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-
-use crate::severable::Severable;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
+
+use crate::severable::Severable;
 
 /// A client must send a complete request head within this time.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);

@@ -104,19 +104,30 @@ impl<S: AsyncRead + Unpin> AsyncRead for Severable<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> Severable<S> {
+    /// A write to the inner stream, unless severed; notes whether it waits.
+    fn poll_writing<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        self.cut.0.writer.register(cx.waker());
+        if self.cut.is_severed() {
+            return Poll::Ready(Err(severed()));
+        }
+        let poll = write(Pin::new(&mut self.inner), cx);
+        self.cut.note_write(&poll);
+        poll
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Severable<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.cut.0.writer.register(cx.waker());
-        if self.cut.is_severed() {
-            return Poll::Ready(Err(severed()));
-        }
-        let poll = Pin::new(&mut self.inner).poll_write(cx, data);
-        self.cut.note_write(&poll);
-        poll
+        self.poll_writing(cx, |inner, cx| inner.poll_write(cx, data))
     }
 
     fn poll_write_vectored(
@@ -124,13 +135,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Severable<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.cut.0.writer.register(cx.waker());
-        if self.cut.is_severed() {
-            return Poll::Ready(Err(severed()));
-        }
-        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.cut.note_write(&poll);
-        poll
+        self.poll_writing(cx, |inner, cx| inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
