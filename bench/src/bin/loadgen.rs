@@ -205,25 +205,11 @@ async fn connect(
             .headers_mut()
             .insert("cookie", HeaderValue::from_str(cookie)?);
     }
-    let (ws, _) = tokio_tungstenite::connect_async(request)
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .context("websocket")?;
+    join_namespace(&mut ws).await?;
     let (mut sink, mut stream) = ws.split();
-    let open = next_text(&mut stream).await?;
-    if !open.starts_with('0') {
-        return Err(anyhow!("unexpected open packet"));
-    }
-    sink.send(Message::text("40")).await?;
-    loop {
-        let packet = next_text(&mut stream).await?;
-        if packet == "2" {
-            sink.send(Message::text("3")).await?;
-        } else if packet.starts_with("40") {
-            break;
-        } else if packet.starts_with("44") {
-            return Err(anyhow!("connection refused: {packet}"));
-        }
-    }
     let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
     tokio::spawn(async move {
         while let Some(message) = out_rx.recv().await {
@@ -612,17 +598,27 @@ async fn stalled_connection(
             .insert("cookie", HeaderValue::from_str(cookie)?);
     }
     let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
-    let open = next_text(&mut ws).await?;
+    join_namespace(&mut ws).await?;
+    Ok(ws)
+}
+
+/// The Engine.IO open packet, then joining the default namespace
+/// (answering pings meanwhile).
+async fn join_namespace<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let open = next_text(ws).await?;
     if !open.starts_with('0') {
         return Err(anyhow!("unexpected open packet"));
     }
     ws.send(Message::text("40")).await?;
     loop {
-        let packet = next_text(&mut ws).await?;
+        let packet = next_text(ws).await?;
         if packet == "2" {
             ws.send(Message::text("3")).await?;
         } else if packet.starts_with("40") {
-            return Ok(ws);
+            return Ok(());
         } else if packet.starts_with("44") {
             return Err(anyhow!("connection refused: {packet}"));
         }
