@@ -212,6 +212,8 @@ fn bad_settings_exit_2_with_a_one_line_error_naming_the_setting() {
         ("CHATROOM_BIND", "nowhere", "bind"),
         ("CHATROOM_SMTP_URL", "ftp://x", "smtp"),
         ("CHATROOM_CHAT_RATE", "-3", "rate"),
+        ("CHATROOM_SOCKET_BUFFER", "4", "socket-buffer"),
+        ("CHATROOM_SOCKET_BUFFER", "lots", "socket-buffer"),
     ];
     for (key, value, mention) in cases {
         let output = command(dir.path()).env(key, value).output().unwrap();
