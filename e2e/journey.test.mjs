@@ -88,7 +88,11 @@ function socketFor(cookie) {
 
 before(async () => {
   smtp = await startSmtp();
-  server = new Server({ CHATROOM_SMTP_URL: smtp.url, CHATROOM_CHAT_RATE: "1000" });
+  server = new Server({
+    CHATROOM_SMTP_URL: smtp.url,
+    CHATROOM_CHAT_RATE: "1000",
+    CHATROOM_REGISTER_LIMIT: "1000",
+  });
   await server.start();
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 });
@@ -329,6 +333,44 @@ test("a deleted account's messages show as by Deleted user", async () => {
   const message = bob.locator(".message", { has: bob.locator(".message-body", { hasText: "Hello Bob!" }) });
   await message.waitFor();
   assert.equal(await message.locator(".message-author").textContent(), "Deleted user");
+});
+
+test("a room of more than 25 is listed in full (the connect event names 25)", async () => {
+  const sockets = [];
+  for (let i = 0; i < 30; i++) {
+    const res = await fetch(`${server.base}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: `crowd${String(i).padStart(2, "0")}`, password: PASSWORD }),
+    });
+    assert.equal(res.status, 201);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith("chatroom_session="));
+    const socket = socketFor(cookie.split(";")[0]);
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    });
+    sockets.push(socket);
+  }
+  const bob = users.bob.page; // alice has deleted her account by now
+  await bob.goto(`${server.base}/discover`);
+  await connected(bob);
+  const online = bob.getByRole("list", { name: "Online" });
+  await online.getByText("crowd29").waitFor();
+  // Everyone counted is listed once the page has asked for the full list.
+  const counts = async () => [
+    await online.locator("li").count(),
+    Number((await bob.locator("#online-count").textContent()).trim()),
+  ];
+  let [shown, total] = await counts();
+  for (let round = 0; round < 50 && shown !== total; round++) {
+    await bob.waitForTimeout(100);
+    [shown, total] = await counts();
+  }
+  assert.ok(total > 25, `${total} online`);
+  assert.equal(shown, total);
+  assert.equal(await bob.locator(".online-more").count(), 0, "no 'and N more'");
+  for (const socket of sockets) socket.disconnect();
 });
 
 test("no page broke the content security policy or threw", async () => {
