@@ -24,8 +24,16 @@ pub enum AppError {
     InvalidCredentials,
     #[error("this request did not come from this site")]
     CsrfRejected,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("this account is suspended")]
+    AccountSuspended,
     #[error("not found")]
     NotFound,
+    #[error("a room with that name already exists")]
+    RoomNameTaken,
+    #[error("this message was deleted")]
+    MessageDeleted,
     #[error("that username is already taken")]
     UsernameTaken,
     #[error("that email address is already in use")]
@@ -62,7 +70,11 @@ impl AppError {
             AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             AppError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::AccountSuspended => (StatusCode::FORBIDDEN, "account_suspended"),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::RoomNameTaken => (StatusCode::CONFLICT, "room_name_taken"),
+            AppError::MessageDeleted => (StatusCode::CONFLICT, "message_deleted"),
             AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
             AppError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),

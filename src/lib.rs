@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod mail;
+pub mod rooms;
 pub mod state;
 pub mod views;
 pub mod web;
@@ -156,6 +157,8 @@ impl Application {
             .merge(accounts::api::router())
             .merge(accounts::pages::router())
             .merge(chat::api::router())
+            .merge(rooms::api::router())
+            .merge(accounts::moderation::router())
             .merge(accounts::profile_pages::router())
             .merge(accounts::recovery_pages::router())
             .route("/healthz", get(web::health::healthz))

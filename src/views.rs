@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::db::messages::StoredMessage;
+use crate::db::reactions::ReactionRow;
 use crate::db::rfc3339;
 use crate::db::users::User;
 
@@ -21,6 +22,7 @@ pub struct PublicUser {
     pub username: String,
     pub avatar_url: String,
     pub created_at: String,
+    pub is_admin: bool,
 }
 
 impl From<&User> for PublicUser {
@@ -30,6 +32,7 @@ impl From<&User> for PublicUser {
             username: user.username.clone(),
             avatar_url: avatar_url(user.id, &user.username, user.avatar_hash.as_deref()),
             created_at: rfc3339(user.created_at),
+            is_admin: user.is_admin,
         }
     }
 }
@@ -88,6 +91,52 @@ pub struct MessageView {
     pub author: Option<Author>,
     pub text: String,
     pub created_at: String,
+    pub edited_at: Option<String>,
+    pub deleted: bool,
+    pub reactions: Vec<ReactionView>,
+}
+
+/// Everyone who reacted to a message with one emoji.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub count: usize,
+    pub users: Vec<ReactedBy>,
+}
+
+/// Who reacted.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReactedBy {
+    pub id: i64,
+    pub username: String,
+}
+
+impl MessageView {
+    /// Attaches reactions (rows of any messages; only this one's are kept),
+    /// grouped by emoji in the order each was first used.
+    pub fn with_reactions(mut self, rows: &[ReactionRow]) -> Self {
+        if self.deleted {
+            return self;
+        }
+        for row in rows.iter().filter(|r| r.message_id == self.id) {
+            let by = ReactedBy {
+                id: row.user_id,
+                username: row.username.clone(),
+            };
+            match self.reactions.iter_mut().find(|r| r.emoji == row.emoji) {
+                Some(group) => {
+                    group.count += 1;
+                    group.users.push(by);
+                }
+                None => self.reactions.push(ReactionView {
+                    emoji: row.emoji.clone(),
+                    count: 1,
+                    users: vec![by],
+                }),
+            }
+        }
+        self
+    }
 }
 
 impl From<StoredMessage> for MessageView {
@@ -100,12 +149,16 @@ impl From<StoredMessage> for MessageView {
             }),
             _ => None,
         };
+        let deleted = m.deleted_at.is_some();
         MessageView {
             id: m.id,
             room: m.room,
             author,
-            text: m.text,
+            text: if deleted { String::new() } else { m.text },
             created_at: rfc3339(m.created_at),
+            edited_at: m.edited_at.map(rfc3339),
+            deleted,
+            reactions: Vec::new(),
         }
     }
 }
@@ -114,4 +167,47 @@ impl From<StoredMessage> for MessageView {
 #[derive(Debug, Serialize)]
 pub struct MessagesEnvelope {
     pub messages: Vec<MessageView>,
+}
+
+/// A conversation as one user sees it (docs/rooms.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomView {
+    pub id: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub topic: String,
+    pub member_count: i64,
+    pub last_activity_at: Option<String>,
+    pub created_at: String,
+    pub joined: bool,
+    /// The other participant of a DM (null once they deleted their account).
+    pub peer: Option<Author>,
+    #[serde(flatten)]
+    pub unread: Option<Unread>,
+}
+
+/// A member's unread state of a conversation.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Unread {
+    pub unread: i64,
+    pub mentions: i64,
+    pub last_read_id: i64,
+}
+
+/// `{"room": …}`.
+#[derive(Debug, Serialize)]
+pub struct RoomEnvelope {
+    pub room: RoomView,
+}
+
+/// `{"rooms": […]}`.
+#[derive(Debug, Serialize)]
+pub struct RoomsEnvelope {
+    pub rooms: Vec<RoomView>,
+}
+
+/// `{"message": …}`.
+#[derive(Debug, Serialize)]
+pub struct MessageEnvelope {
+    pub message: MessageView,
 }

@@ -2,6 +2,7 @@
 //! and as server-rendered pages, over one set of rules in `service`.
 
 pub mod api;
+pub mod moderation;
 pub mod pages;
 pub mod profile;
 pub mod profile_pages;

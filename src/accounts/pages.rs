@@ -185,6 +185,9 @@ async fn login_submit(
             let form_error = match &err {
                 AppError::CsrfRejected => STALE_FORM.to_owned(),
                 AppError::InvalidCredentials => "Wrong username or password.".to_owned(),
+                AppError::AccountSuspended => {
+                    "This account is suspended. Contact an administrator.".to_owned()
+                }
                 other => form_error_text(other),
             };
             let page = LoginPage {
@@ -342,6 +345,7 @@ struct DiscoverPage {
     layout: Layout,
     me_id: i64,
     me_username: String,
+    me_is_admin: bool,
     sio_v: String,
     chat_v: String,
 }
@@ -354,6 +358,7 @@ async fn discover(MaybeUser(user): MaybeUser) -> Response {
         layout: Layout::new("Discover", "discover", Some(&current)),
         me_id: current.user.id,
         me_username: current.user.username.clone(),
+        me_is_admin: current.user.is_admin,
         sio_v: assets::version("vendor/socket.io/socket.io.min.js"),
         chat_v: assets::version("js/chat.js"),
     };

@@ -110,6 +110,9 @@ pub async fn login(
                 .login_failures_account
                 .reset(&account_key)
                 .await;
+            if user.suspended {
+                return Err(AppError::AccountSuspended);
+            }
             Ok(user)
         }
         _ => {

@@ -29,6 +29,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("email_verified", Kind::Int),
             ("avatar_hash", Kind::OptText),
             ("created_at", Kind::Int),
+            ("is_admin", Kind::Int),
+            ("suspended_at", Kind::OptInt),
         ],
     ),
     (
@@ -73,6 +75,52 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("author_id", Kind::OptInt),
             ("text", Kind::Text),
             ("created_at", Kind::Int),
+            ("edited_at", Kind::OptInt),
+            ("deleted_at", Kind::OptInt),
+        ],
+    ),
+    (
+        "rooms",
+        &[
+            ("id", Kind::Text),
+            ("kind", Kind::Text),
+            ("name", Kind::Text),
+            ("topic", Kind::Text),
+            ("created_by", Kind::OptInt),
+            ("created_at", Kind::Int),
+        ],
+    ),
+    (
+        "room_members",
+        &[
+            ("room", Kind::Text),
+            ("user_id", Kind::Int),
+            ("joined_at", Kind::Int),
+        ],
+    ),
+    (
+        "read_markers",
+        &[
+            ("user_id", Kind::Int),
+            ("room", Kind::Text),
+            ("last_read_id", Kind::Int),
+        ],
+    ),
+    (
+        "reactions",
+        &[
+            ("message_id", Kind::Int),
+            ("user_id", Kind::Int),
+            ("emoji", Kind::Text),
+            ("created_at", Kind::Int),
+        ],
+    ),
+    (
+        "mentions",
+        &[
+            ("user_id", Kind::Int),
+            ("message_id", Kind::Int),
+            ("room", Kind::Text),
         ],
     ),
     (
@@ -147,7 +195,7 @@ pub async fn run(from: &str, to: &str) -> Result<Vec<(&'static str, usize)>, Mig
             }
             query.execute(&mut *tx).await?;
         }
-        if columns.first().is_some_and(|(name, _)| *name == "id") {
+        if matches!(columns.first(), Some(("id", Kind::Int))) {
             let reset = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                  GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1), \

@@ -59,6 +59,22 @@ impl Bus {
         })
     }
 
+    /// Makes every socket in room `from` (on every instance) join `room`.
+    pub async fn join_room(&self, from: String, room: String) -> Result<(), String> {
+        with_io!(self, io => match io.of("/") {
+            Some(ns) => ns.to(from).join(room).await.map_err(|e| e.to_string()),
+            None => Err(CLOSED.into()),
+        })
+    }
+
+    /// Makes every socket in room `from` (on every instance) leave `room`.
+    pub async fn leave_room(&self, from: String, room: String) -> Result<(), String> {
+        with_io!(self, io => match io.of("/") {
+            Some(ns) => ns.to(from).leave(room).await.map_err(|e| e.to_string()),
+            None => Err(CLOSED.into()),
+        })
+    }
+
     /// Closes this instance's sockets (at shutdown).
     pub async fn close(&self) {
         with_io!(self, io => io.close().await)

@@ -15,13 +15,17 @@ use tokio::sync::oneshot;
 
 use super::history::{parse_page, Param};
 use super::writer::{WriteJob, GLOBAL_ROOM};
+use super::{changes, mentions};
 use super::{session_room, user_room};
 use crate::auth::rate_limit::TokenBucket;
 use crate::auth::{csrf, secret, session};
 use crate::db::messages::{self, NewMessage};
+use crate::db::rooms;
 use crate::db::{now_ms, sessions};
 use crate::domain::MessageText;
 use crate::error::AppError;
+use crate::rooms::check_access;
+use crate::rooms::service as room_service;
 use crate::state::AppState;
 use crate::views::{Author, MessageView};
 
@@ -30,6 +34,7 @@ use crate::views::{Author, MessageView};
 struct ChatUser {
     id: i64,
     username: String,
+    is_admin: bool,
     author: Author,
     /// Every event of this socket takes a token: a flood gets error acks.
     events: Arc<Mutex<TokenBucket>>,
@@ -104,9 +109,21 @@ async fn authenticate<A: Adapter>(
         user_room(user.id),
         session_room(session.id),
     ]);
+    // Joined after the user's own room: a membership added meanwhile is
+    // either read here or reaches this socket through that room.
+    let conversations = rooms::ids_of_user(&state.db, user.id)
+        .await
+        .map_err(|err| {
+            tracing::warn!(error = %err, "room lookup failed at socket handshake");
+            Refused::Unavailable
+        })?;
+    if !conversations.is_empty() {
+        s.join(conversations);
+    }
     s.extensions.insert(ChatUser {
         id: user.id,
         username: user.username.clone(),
+        is_admin: user.is_admin,
         author: Author::from(&user),
         events: Arc::new(Mutex::new(state.chat.event_bucket())),
     });
@@ -117,6 +134,11 @@ async fn authenticate<A: Adapter>(
     s.on("history", on_history::<A>);
     s.on("presence", on_presence::<A>);
     s.on("typing", on_typing::<A>);
+    s.on("edit", on_edit::<A>);
+    s.on("delete", on_delete::<A>);
+    s.on("react", on_react::<A>);
+    s.on("unreact", on_unreact::<A>);
+    s.on("read", on_read::<A>);
     s.on_fallback(on_unknown::<A>);
     Ok(())
 }
@@ -172,10 +194,19 @@ async fn send_message(
         .and_then(Value::as_str)
         .ok_or_else(|| AppError::field("text", "must be a string"))?;
     let text = MessageText::parse(raw).map_err(|reason| AppError::field("text", reason))?;
+    let room = room_param(data.as_ref())?;
+    if room != GLOBAL_ROOM {
+        check_access(&state.db, user.id, &room).await?;
+    }
     state
         .chat
         .take_message_token(user.id)
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let mentioned = if text.as_str().contains('@') {
+        mentions::resolve(state, user.id, &room, text.as_str()).await?
+    } else {
+        Vec::new()
+    };
     // The presence table holds the freshest name and picture; right after
     // connecting it may not have the user yet.
     let author = state
@@ -186,10 +217,11 @@ async fn send_message(
     let (reply, outcome) = oneshot::channel();
     let job = WriteJob {
         message: NewMessage {
-            room: GLOBAL_ROOM.to_owned(),
+            room,
             author_id: user.id,
             text: text.into_string(),
             created_at: now_ms(),
+            mentions: mentioned.clone(),
         },
         author,
         reply,
@@ -200,9 +232,135 @@ async fn send_message(
         .send(job)
         .await
         .map_err(|_| AppError::Unavailable("the message writer stopped".into()))?;
-    outcome
+    let message = outcome
         .await
-        .map_err(|_| AppError::Unavailable("the message writer stopped".into()))?
+        .map_err(|_| AppError::Unavailable("the message writer stopped".into()))??;
+    for user_id in mentioned {
+        state
+            .chat
+            .emit_to_user(user_id, "mention", &json!({ "message": &message }))
+            .await;
+    }
+    Ok(message)
+}
+
+/// The conversation an event is about: `room`, or the global room when absent.
+fn room_param(data: Option<&Value>) -> Result<String, AppError> {
+    match data.and_then(|d| d.get("room")) {
+        None | Some(Value::Null) => Ok(GLOBAL_ROOM.to_owned()),
+        Some(Value::String(room)) if !room.is_empty() && room.len() <= 100 => Ok(room.clone()),
+        Some(_) => Err(AppError::field("room", "must be a room id")),
+    }
+}
+
+/// A message id in an event's data.
+fn id_param(data: Option<&Value>) -> Result<i64, AppError> {
+    data.and_then(|d| d.get("id"))
+        .and_then(Value::as_i64)
+        .filter(|id| *id >= 0)
+        .ok_or_else(|| AppError::field("id", "must be a message id"))
+}
+
+/// A string field of an event's data.
+fn text_param<'a>(data: Option<&'a Value>, name: &'static str) -> Result<&'a str, AppError> {
+    data.and_then(|d| d.get(name))
+        .and_then(Value::as_str)
+        .ok_or_else(|| AppError::field(name, "must be a string"))
+}
+
+/// Answers an event with `{"ok": true, "message": …}` or an error.
+fn message_ack<A: Adapter>(ack: AckSender<A>, result: Result<MessageView, AppError>) {
+    let reply = match result {
+        Ok(message) => json!({ "ok": true, "message": message }),
+        Err(err) => error_ack(&err),
+    };
+    let _ = ack.send(&reply);
+}
+
+async fn on_edit<A: Adapter>(
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    let data = data.ok();
+    let result = async {
+        user.allow_event()?;
+        let id = id_param(data.as_ref())?;
+        let text = text_param(data.as_ref(), "text")?;
+        changes::edit(&state, user.id, id, text).await
+    }
+    .await;
+    message_ack(ack, result);
+}
+
+async fn on_delete<A: Adapter>(
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    let data = data.ok();
+    let result = async {
+        user.allow_event()?;
+        let id = id_param(data.as_ref())?;
+        changes::delete(&state, user.id, user.is_admin, id).await
+    }
+    .await;
+    message_ack(ack, result);
+}
+
+async fn react<A: Adapter>(
+    data: Option<Value>,
+    ack: AckSender<A>,
+    state: AppState,
+    user: ChatUser,
+    on: bool,
+) {
+    let result = async {
+        user.allow_event()?;
+        let id = id_param(data.as_ref())?;
+        let emoji = text_param(data.as_ref(), "emoji")?;
+        changes::react(&state, user.id, id, emoji, on).await
+    }
+    .await;
+    message_ack(ack, result);
+}
+
+async fn on_react<A: Adapter>(
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    react(data.ok(), ack, state, user, true).await;
+}
+
+async fn on_unreact<A: Adapter>(
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    react(data.ok(), ack, state, user, false).await;
+}
+
+async fn on_read<A: Adapter>(
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    let data = data.ok();
+    let result = async {
+        user.allow_event()?;
+        let room = room_param(data.as_ref())?;
+        let id = id_param(data.as_ref())?;
+        let now = room_service::mark_read(&state, user.id, &room, id).await?;
+        Ok::<_, AppError>(json!({ "ok": true, "room": room, "last_read_id": now }))
+    }
+    .await;
+    let _ = ack.send(&result.unwrap_or_else(|err| error_ack(&err)));
 }
 
 async fn on_history<A: Adapter>(
@@ -220,38 +378,62 @@ async fn on_history<A: Adapter>(
         Some(v) => Param::Json(v),
         None => Param::Absent,
     };
-    let reply = match parse_page(param("before"), param("after"), param("limit")) {
-        Ok(page) => match messages::page(&state.db, GLOBAL_ROOM, page).await {
-            Ok(rows) => {
-                let messages: Vec<MessageView> = rows.into_iter().map(MessageView::from).collect();
-                json!({ "ok": true, "messages": messages })
-            }
-            Err(err) => error_ack(&AppError::from(err)),
-        },
-        Err(err) => error_ack(&err),
-    };
-    let _ = ack.send(&reply);
+    let result = async {
+        let page = parse_page(param("before"), param("after"), param("limit"))?;
+        let room = room_param(Some(&data))?;
+        if room != GLOBAL_ROOM {
+            check_access(&state.db, user.id, &room).await?;
+        }
+        let rows = messages::page(&state.db, &room, page).await?;
+        let messages = changes::views(&state, rows).await?;
+        Ok::<_, AppError>(json!({ "ok": true, "messages": messages }))
+    }
+    .await;
+    let _ = ack.send(&result.unwrap_or_else(|err| error_ack(&err)));
 }
 
 async fn on_presence<A: Adapter>(
+    TryData(data): TryData<Value>,
     ack: AckSender<A>,
     HttpExtension(state): HttpExtension<AppState>,
     Extension(user): Extension<ChatUser>,
 ) {
-    if let Err(err) = user.allow_event() {
-        let _ = ack.send(&error_ack(&err));
-        return;
+    let data = data.ok();
+    let result = async {
+        user.allow_event()?;
+        let room = room_param(data.as_ref())?;
+        if room == GLOBAL_ROOM {
+            let snapshot = state.chat.snapshot(user.id, super::ONLINE_LIST_LIMIT).await;
+            return Ok(json!({ "ok": true, "online": snapshot.online, "count": snapshot.count }));
+        }
+        check_access(&state.db, user.id, &room).await?;
+        let members = rooms::member_ids(&state.db, &room, 10_000).await?;
+        let mut online = state.chat.online_among(&members).await;
+        let count = online.len();
+        online.truncate(super::ONLINE_LIST_LIMIT);
+        Ok::<_, AppError>(json!({ "ok": true, "online": online, "count": count }))
     }
-    let snapshot = state.chat.snapshot(user.id, super::ONLINE_LIST_LIMIT).await;
-    let _ = ack.send(&json!({ "ok": true, "online": snapshot.online, "count": snapshot.count }));
+    .await;
+    let _ = ack.send(&result.unwrap_or_else(|err| error_ack(&err)));
 }
 
-async fn on_typing<A: Adapter>(s: SocketRef<A>, Extension(user): Extension<ChatUser>) {
+async fn on_typing<A: Adapter>(
+    s: SocketRef<A>,
+    TryData(data): TryData<Value>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
     if user.allow_event().is_err() {
         return;
     }
-    let payload = json!({ "user": { "id": user.id, "username": user.username } });
-    if let Err(err) = s.to(GLOBAL_ROOM).emit("typing", &payload).await {
+    let Ok(room) = room_param(data.ok().as_ref()) else {
+        return;
+    };
+    if room != GLOBAL_ROOM && check_access(&state.db, user.id, &room).await.is_err() {
+        return;
+    }
+    let payload = json!({ "user": { "id": user.id, "username": user.username }, "room": room });
+    if let Err(err) = s.to(room).emit("typing", &payload).await {
         tracing::debug!(error = %err, "typing broadcast failed");
     }
 }

@@ -3,10 +3,12 @@
 
 pub mod api;
 pub mod bus;
+pub mod changes;
 pub mod delivery;
 mod events;
 mod global_presence;
 pub mod history;
+mod mentions;
 pub mod presence;
 pub mod redis_driver;
 mod relay;
@@ -32,6 +34,7 @@ pub use writer::GLOBAL_ROOM;
 #[derive(Clone)]
 pub struct Chat {
     bus: Bus,
+    relay: relay::Relay,
     writer: mpsc::Sender<writer::WriteJob>,
     presence: Arc<Presence>,
     global: Option<GlobalPresence>,
@@ -79,9 +82,10 @@ impl Chat {
         rate: f64,
     ) -> Result<Self, String> {
         let relay = relay::Relay::start(bus.clone(), cluster).await?;
-        let writer = writer::spawn(db, relay);
+        let writer = writer::spawn(db, relay.clone());
         let chat = Chat {
             bus,
+            relay,
             writer,
             presence: Arc::new(Presence::default()),
             global: cluster.map(GlobalPresence::new),
@@ -122,6 +126,45 @@ impl Chat {
                 tracing::warn!(error = %err, session_id = id, "could not disconnect sockets");
             }
         }
+    }
+
+    /// Makes every socket of the user, everywhere, receive a room's events.
+    pub async fn add_user_to_room(&self, user_id: i64, room: &str) {
+        if let Err(err) = self
+            .bus
+            .join_room(user_room(user_id), room.to_owned())
+            .await
+        {
+            tracing::warn!(error = %err, user_id, room, "could not add sockets to a room");
+        }
+    }
+
+    /// Stops every socket of the user, everywhere, receiving a room's events.
+    pub async fn remove_user_from_room(&self, user_id: i64, room: &str) {
+        if let Err(err) = self
+            .bus
+            .leave_room(user_room(user_id), room.to_owned())
+            .await
+        {
+            tracing::warn!(error = %err, user_id, room, "could not remove sockets from a room");
+        }
+    }
+
+    /// Sends an event to every socket of the user, everywhere.
+    pub async fn emit_to_user<T: serde::Serialize + ?Sized>(
+        &self,
+        user_id: i64,
+        event: &str,
+        data: &T,
+    ) {
+        if let Err(err) = self.bus.emit_to(&user_room(user_id), event, data).await {
+            tracing::debug!(error = %err, user_id, event, "could not notify the user's sockets");
+        }
+    }
+
+    /// Sends a changed message to its room, everywhere.
+    pub async fn publish_update(&self, view: &crate::views::MessageView) {
+        self.relay.publish_update(view).await;
     }
 
     /// New name or picture for an online user.
@@ -170,6 +213,26 @@ impl Chat {
             }
         }
         snapshot
+    }
+
+    /// Which of these users are online (on every instance).
+    async fn online_among(&self, ids: &[i64]) -> Vec<Author> {
+        let mut online: Vec<Author> = match &self.global {
+            None => ids
+                .iter()
+                .filter_map(|id| self.presence.author(*id))
+                .map(|a| (*a).clone())
+                .collect(),
+            Some(_) => self
+                .full_snapshot()
+                .await
+                .online
+                .into_iter()
+                .filter(|a| ids.contains(&a.id))
+                .collect(),
+        };
+        online.sort_by_key(|a| a.username.to_lowercase());
+        online
     }
 
     async fn full_snapshot(&self) -> Snapshot {

@@ -18,8 +18,10 @@ use super::{Bus, GLOBAL_ROOM};
 use crate::cluster::Cluster;
 use crate::views::MessageView;
 
-/// The event every message travels as.
-const EVENT: &str = "message";
+/// The event a new message travels as.
+const NEW_MESSAGE: &str = "message";
+/// The event a changed message (edit, delete, reactions) travels as.
+pub const MESSAGE_UPDATED: &str = "message_updated";
 
 /// Hands stored messages to sockets, here or on every instance.
 #[derive(Clone)]
@@ -39,6 +41,7 @@ struct Channel {
 #[derive(Serialize)]
 struct Outgoing<'a> {
     room: &'a str,
+    event: &'a str,
     message: &'a MessageView,
 }
 
@@ -46,6 +49,7 @@ struct Outgoing<'a> {
 #[derive(Deserialize)]
 struct Incoming<'a> {
     room: String,
+    event: String,
     #[serde(borrow)]
     message: &'a RawValue,
 }
@@ -91,7 +95,13 @@ impl Relay {
                 while let Some((_, payload)) = stream.next().await {
                     match serde_json::from_slice::<Incoming>(&payload) {
                         Ok(envelope) => {
-                            relay.deliver_here(&envelope.room, envelope.message).await;
+                            let event = match envelope.event.as_str() {
+                                MESSAGE_UPDATED => MESSAGE_UPDATED,
+                                _ => NEW_MESSAGE,
+                            };
+                            relay
+                                .deliver_here(&envelope.room, event, envelope.message)
+                                .await;
                         }
                         Err(err) => tracing::error!(error = %err, "unreadable relayed message"),
                     }
@@ -103,10 +113,20 @@ impl Relay {
 
     /// Sends a stored message to everyone in its room, on every instance.
     pub async fn publish(&self, view: &MessageView) {
+        self.publish_as(NEW_MESSAGE, view).await
+    }
+
+    /// Sends a changed message to everyone in its room, on every instance,
+    /// in the same order as new messages.
+    pub async fn publish_update(&self, view: &MessageView) {
+        self.publish_as(MESSAGE_UPDATED, view).await
+    }
+
+    async fn publish_as(&self, event: &str, view: &MessageView) {
         let Some(channel) = &self.redis else {
             match serde_json::value::to_raw_value(view) {
                 Ok(payload) => {
-                    self.deliver_here(&view.room, &payload).await;
+                    self.deliver_here(&view.room, event, &payload).await;
                 }
                 Err(err) => tracing::error!(error = %err, "message not serialisable"),
             }
@@ -114,6 +134,7 @@ impl Relay {
         };
         let outgoing = Outgoing {
             room: &view.room,
+            event,
             message: view,
         };
         let bytes = match serde_json::to_vec(&outgoing) {
@@ -125,7 +146,7 @@ impl Relay {
             // the others' clients find it in history when they reconnect.
             tracing::warn!(error = %err, message_id = view.id, "relay unavailable: delivering here only");
             if let Ok(payload) = serde_json::value::to_raw_value(view) {
-                self.deliver_here(&view.room, &payload).await;
+                self.deliver_here(&view.room, event, &payload).await;
             }
         }
     }
@@ -135,8 +156,8 @@ impl Relay {
         self.redis.is_some()
     }
 
-    async fn deliver_here(&self, room: &str, payload: &RawValue) {
-        with_io!(&self.bus, io => self.lagging.deliver(io, room, EVENT, payload).await);
+    async fn deliver_here(&self, room: &str, event: &str, payload: &RawValue) {
+        with_io!(&self.bus, io => self.lagging.deliver(io, room, event, payload).await);
     }
 
     /// Cuts this instance's WebSockets whose clients stopped reading.

@@ -59,6 +59,9 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
                     author: Some((*job.author).clone()),
                     text: job.message.text,
                     created_at: rfc3339(job.message.created_at),
+                    edited_at: None,
+                    deleted: false,
+                    reactions: Vec::new(),
                 };
                 relay.publish(&view).await;
                 let _ = job.reply.send(Ok(view));

@@ -14,6 +14,8 @@ pub struct StoredMessage {
     pub author_avatar_hash: Option<String>,
     pub text: String,
     pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
 }
 
 /// A message waiting to be written.
@@ -23,6 +25,8 @@ pub struct NewMessage {
     pub author_id: i64,
     pub text: String,
     pub created_at: i64,
+    /// Users mentioned who can read the room.
+    pub mentions: Vec<i64>,
 }
 
 /// Which page of history to read.
@@ -33,8 +37,8 @@ pub struct Page {
     pub limit: i64,
 }
 
-const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author_username, \
-     u.avatar_hash AS author_avatar_hash, m.text, m.created_at \
+pub(super) const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author_username, \
+     u.avatar_hash AS author_avatar_hash, m.text, m.created_at, m.edited_at, m.deleted_at \
      FROM messages m LEFT JOIN users u ON u.id = m.author_id";
 
 /// Writes the messages in one transaction (group commit) and returns their
@@ -61,6 +65,14 @@ pub async fn insert_batch_on(
         .bind(message.created_at)
         .fetch_one(&mut *tx)
         .await?;
+        for user_id in &message.mentions {
+            sqlx::query("INSERT INTO mentions (user_id, message_id, room) VALUES ($1, $2, $3)")
+                .bind(user_id)
+                .bind(id)
+                .bind(&message.room)
+                .execute(&mut *tx)
+                .await?;
+        }
         ids.push(id);
     }
     tx.commit().await?;
@@ -106,6 +118,57 @@ pub async fn page(db: &Db, room: &str, page: Page) -> sqlx::Result<Vec<StoredMes
     };
     rows.reverse();
     Ok(rows)
+}
+
+/// One message, by id.
+pub async fn find(db: &Db, id: i64) -> sqlx::Result<Option<StoredMessage>> {
+    let sql = format!("{SELECT} WHERE m.id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Replaces the text of a message that is not deleted; false when it is.
+pub async fn edit(db: &Db, id: i64, text: &str, at: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+    )
+    .bind(text)
+    .bind(at)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Blanks a message and drops its reactions and mentions; it stays in
+/// history as a placeholder.
+pub async fn delete(db: &Db, id: i64, at: i64) -> sqlx::Result<()> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE messages SET text = '', deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+    )
+    .bind(at)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    for sql in [
+        "DELETE FROM reactions WHERE message_id = $1",
+        "DELETE FROM mentions WHERE message_id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// The newest id in a room (0 when empty).
+pub async fn newest_id(db: &Db, room: &str) -> sqlx::Result<i64> {
+    let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM messages WHERE room = $1")
+        .bind(room)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(id.unwrap_or(0))
 }
 
 /// The number of stored messages in a room.

@@ -4,6 +4,9 @@
 pub mod avatars;
 pub mod mail;
 pub mod messages;
+pub mod reactions;
+pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

@@ -36,6 +36,7 @@ struct SessionWithUser {
     email_verified: i64,
     avatar_hash: Option<String>,
     user_created_at: i64,
+    is_admin: i64,
 }
 
 /// Stores a new session.
@@ -67,9 +68,9 @@ pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Sess
     let row: Option<SessionWithUser> = sqlx::query_as(
         "SELECT s.id, s.user_id, s.csrf_token, s.user_agent, s.created_at, s.last_seen_at, \
                 u.username, u.password_hash, u.email, u.email_verified, u.avatar_hash, \
-                u.created_at AS user_created_at \
+                u.created_at AS user_created_at, u.is_admin \
          FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.last_seen_at > $2",
+         WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
     )
     .bind(token_hash)
     .bind(now - IDLE_LIFETIME_MS)
@@ -99,6 +100,8 @@ pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Sess
         email_verified: row.email_verified != 0,
         avatar_hash: row.avatar_hash,
         created_at: row.user_created_at,
+        is_admin: row.is_admin != 0,
+        suspended: false,
     };
     Ok(Some((session, user)))
 }

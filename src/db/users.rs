@@ -14,6 +14,9 @@ pub struct User {
     pub email_verified: bool,
     pub avatar_hash: Option<String>,
     pub created_at: i64,
+    /// The first account ever registered moderates (docs/rooms.md).
+    pub is_admin: bool,
+    pub suspended: bool,
 }
 
 #[derive(FromRow)]
@@ -25,6 +28,8 @@ struct UserRow {
     email_verified: i64,
     avatar_hash: Option<String>,
     created_at: i64,
+    is_admin: i64,
+    suspended_at: Option<i64>,
 }
 
 impl From<UserRow> for User {
@@ -37,11 +42,15 @@ impl From<UserRow> for User {
             email_verified: row.email_verified != 0,
             avatar_hash: row.avatar_hash,
             created_at: row.created_at,
+            is_admin: row.is_admin != 0,
+            suspended: row.suspended_at.is_some(),
         }
     }
 }
 
-const COLUMNS: &str = "id, username, password_hash, email, email_verified, avatar_hash, created_at";
+const COLUMNS: &str =
+    "id, username, password_hash, email, email_verified, avatar_hash, created_at, \
+     is_admin, suspended_at";
 
 /// Why a write to `users` failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,9 +76,9 @@ pub async fn create(
     email: Option<&str>,
 ) -> Result<User, UserWriteError> {
     let row: Result<UserRow, _> = sqlx::query_as(
-        "INSERT INTO users (username, username_key, password_hash, email, email_key, email_verified, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6) \
-         RETURNING id, username, password_hash, email, email_verified, avatar_hash, created_at",
+        "INSERT INTO users (username, username_key, password_hash, email, email_key, email_verified, created_at, is_admin) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END) \
+         RETURNING id, username, password_hash, email, email_verified, avatar_hash, created_at, is_admin, suspended_at",
     )
     .bind(username)
     .bind(key(username))
@@ -130,6 +139,23 @@ pub async fn find_for_login(db: &Db, login: &str) -> sqlx::Result<Option<User>> 
     }
 }
 
+/// The ids and names of the accounts with these username keys.
+pub async fn ids_by_keys(db: &Db, keys: &[String]) -> sqlx::Result<Vec<(i64, String)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, username FROM users WHERE username_key IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for key in keys {
+        query = query.bind(key.as_str());
+    }
+    query.fetch_all(&db.pool).await
+}
+
 /// Replaces the password hash.
 pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -155,6 +181,16 @@ pub async fn set_verified_email(db: &Db, user_id: i64, email: &str) -> Result<()
         Err(err) if is_unique_violation(&err) => Err(UserWriteError::EmailTaken),
         Err(err) => Err(err.into()),
     }
+}
+
+/// Suspends (`true`) or reinstates the account; false when there is none.
+pub async fn set_suspended(db: &Db, user_id: i64, suspended: bool) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET suspended_at = $1 WHERE id = $2")
+        .bind(suspended.then(now_ms))
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Removes the account; sessions, tokens and avatar go with it (foreign keys),

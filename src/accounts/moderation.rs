@@ -1,0 +1,68 @@
+//! Moderation by admins: suspending and reinstating accounts
+//! (deleting any message is in `chat::changes`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::put;
+use axum::Router;
+
+use crate::auth::CurrentUser;
+use crate::db::{sessions, users};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The moderation routes of the API.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/admin/users/{username}/suspension",
+        put(suspend).delete(reinstate),
+    )
+}
+
+fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
+    if user.user.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only an admin can do this"))
+    }
+}
+
+/// Suspends an account: its sessions end and its sockets disconnect at
+/// once, everywhere; logging in is refused until it is reinstated.
+async fn suspend(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(username): Path<String>,
+) -> AppResult<StatusCode> {
+    require_admin(&admin)?;
+    let target = users::find_by_username(&state.db, &username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if target.id == admin.user.id {
+        return Err(AppError::field("username", "you cannot suspend yourself"));
+    }
+    users::set_suspended(&state.db, target.id, true).await?;
+    let ended = sessions::delete_all_of_user(&state.db, target.id, None).await?;
+    state.chat.disconnect_sessions(&ended).await;
+    state.chat.disconnect_user(target.id).await;
+    tracing::info!(admin = admin.user.id, user = target.id, "account suspended");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reinstate(
+    State(state): State<AppState>,
+    admin: CurrentUser,
+    Path(username): Path<String>,
+) -> AppResult<StatusCode> {
+    require_admin(&admin)?;
+    let target = users::find_by_username(&state.db, &username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    users::set_suspended(&state.db, target.id, false).await?;
+    tracing::info!(
+        admin = admin.user.id,
+        user = target.id,
+        "account reinstated"
+    );
+    Ok(StatusCode::NO_CONTENT)
+}

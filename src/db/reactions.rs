@@ -1,0 +1,57 @@
+//! The `reactions` table: who reacted to which message with what.
+
+use super::{now_ms, Db};
+
+/// One user's reaction, with the name shown for it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReactionRow {
+    pub message_id: i64,
+    pub emoji: String,
+    pub user_id: i64,
+    pub username: String,
+}
+
+/// Adds a reaction; adding it again changes nothing.
+pub async fn add(db: &Db, message_id: i64, user_id: i64, emoji: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (message_id, user_id, emoji) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(user_id)
+    .bind(emoji)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Removes a reaction, if it is there.
+pub async fn remove(db: &Db, message_id: i64, user_id: i64, emoji: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
+        .bind(message_id)
+        .bind(user_id)
+        .bind(emoji)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The reactions to these messages, oldest first.
+pub async fn of_messages(db: &Db, message_ids: &[i64]) -> sqlx::Result<Vec<ReactionRow>> {
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=message_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT r.message_id, r.emoji, r.user_id, u.username FROM reactions r \
+         JOIN users u ON u.id = r.user_id WHERE r.message_id IN ({}) \
+         ORDER BY r.created_at, r.user_id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for id in message_ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&db.pool).await
+}

@@ -1,0 +1,191 @@
+//! What users do with conversations: create, join, leave, open a DM, mark
+//! read, list. Every change reaches the user's live sockets everywhere.
+
+use serde_json::json;
+
+use super::{check_access, dm_id, global_view, view, Kind};
+use crate::chat::GLOBAL_ROOM;
+use crate::db::{messages, rooms, users};
+use crate::domain::room_name::parse_topic;
+use crate::domain::RoomName;
+use crate::error::{AppError, FieldErrors};
+use crate::state::AppState;
+use crate::views::{RoomView, Unread};
+
+/// Unread messages are counted up to this many ("100 or more").
+pub const UNREAD_CAP: i64 = 100;
+
+/// Creates a public room; its creator is its first member.
+pub async fn create(
+    state: &AppState,
+    me: i64,
+    name: &str,
+    topic: Option<&str>,
+) -> Result<RoomView, AppError> {
+    let mut errors = FieldErrors::new();
+    let name = RoomName::parse(name).map_err(|reason| errors.insert("name", reason));
+    let topic = parse_topic(topic.unwrap_or("")).map_err(|reason| errors.insert("topic", reason));
+    let (Ok(name), Ok(topic)) = (name, topic) else {
+        return Err(AppError::Validation(errors));
+    };
+    let id = name.id();
+    match rooms::create_public(&state.db, &id, name.as_str(), &topic, me).await {
+        Ok(()) => {}
+        Err(rooms::CreateError::Taken) => return Err(AppError::RoomNameTaken),
+        Err(rooms::CreateError::Db(err)) => return Err(err.into()),
+    }
+    entered(state, me, &id).await
+}
+
+/// One conversation as `me` sees it: any public room, their DMs.
+pub async fn get(state: &AppState, me: i64, room: &str) -> Result<RoomView, AppError> {
+    match Kind::of(room) {
+        Kind::Global => global_view(&state.db).await,
+        Kind::Dm => {
+            check_access(&state.db, me, room).await?;
+            let row = rooms::find(&state.db, room)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            view(&state.db, row, me, true).await
+        }
+        Kind::Public => {
+            let row = rooms::find(&state.db, room)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let joined = rooms::is_member(&state.db, room, me).await?;
+            view(&state.db, row, me, joined).await
+        }
+    }
+}
+
+/// Joins a public room (idempotent); the global room and one's own DMs
+/// are simply answered.
+pub async fn join(state: &AppState, me: i64, room: &str) -> Result<RoomView, AppError> {
+    if Kind::of(room) != Kind::Public {
+        return get(state, me, room).await;
+    }
+    if rooms::find(&state.db, room).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    if rooms::join(&state.db, room, me).await? {
+        entered(state, me, room).await
+    } else {
+        get(state, me, room).await
+    }
+}
+
+/// Leaves a public room; the global room and DMs cannot be left.
+pub async fn leave(state: &AppState, me: i64, room: &str) -> Result<(), AppError> {
+    match Kind::of(room) {
+        Kind::Global => Err(AppError::Forbidden("the global room cannot be left")),
+        Kind::Dm => {
+            check_access(&state.db, me, room).await?;
+            Err(AppError::Forbidden("a direct conversation cannot be left"))
+        }
+        Kind::Public => {
+            if rooms::find(&state.db, room).await?.is_none() {
+                return Err(AppError::NotFound);
+            }
+            if rooms::leave(&state.db, room, me).await? {
+                state.chat.remove_user_from_room(me, room).await;
+                state
+                    .chat
+                    .emit_to_user(me, "room_left", &json!({ "room": room }))
+                    .await;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Opens (or finds) the DM between `me` and the user called `username`.
+pub async fn open_dm(state: &AppState, me: i64, username: &str) -> Result<RoomView, AppError> {
+    let peer = users::find_by_username(&state.db, username.trim())
+        .await?
+        .filter(|u| !u.suspended)
+        .ok_or(AppError::NotFound)?;
+    if peer.id == me {
+        return Err(AppError::field("username", "you cannot message yourself"));
+    }
+    let id = dm_id(me, peer.id);
+    if rooms::open_dm(&state.db, &id, me, peer.id).await? {
+        let _ = entered(state, peer.id, &id).await?;
+        entered(state, me, &id).await
+    } else {
+        get(state, me, &id).await
+    }
+}
+
+/// After `user` became a member: everything before now counts as read,
+/// their sockets join the room and are told.
+async fn entered(state: &AppState, user: i64, room: &str) -> Result<RoomView, AppError> {
+    let newest = messages::newest_id(&state.db, room).await?;
+    rooms::mark_read(&state.db, user, room, newest).await?;
+    state.chat.add_user_to_room(user, room).await;
+    let row = rooms::find(&state.db, room)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let room_view = view(&state.db, row, user, true).await?;
+    state
+        .chat
+        .emit_to_user(user, "room_joined", &json!({ "room": room_view }))
+        .await;
+    Ok(room_view)
+}
+
+/// Moves the user's read marker forward (at most to the room's newest
+/// message); tells their other sockets.
+pub async fn mark_read(state: &AppState, me: i64, room: &str, id: i64) -> Result<i64, AppError> {
+    check_access(&state.db, me, room).await?;
+    let newest = messages::newest_id(&state.db, room).await?;
+    let now = rooms::mark_read(&state.db, me, room, id.min(newest)).await?;
+    state
+        .chat
+        .emit_to_user(me, "read", &json!({ "room": room, "last_read_id": now }))
+        .await;
+    Ok(now)
+}
+
+/// The global room, then the user's rooms and DMs, with unread counts.
+pub async fn mine(state: &AppState, me: i64) -> Result<Vec<RoomView>, AppError> {
+    let mut list = vec![global_view(&state.db).await?];
+    for row in rooms::of_user(&state.db, me).await? {
+        list.push(view(&state.db, row, me, true).await?);
+    }
+    for room in &mut list {
+        let last_read_id = rooms::read_marker(&state.db, me, &room.id).await?;
+        let (unread, mentions) =
+            rooms::unread(&state.db, me, &room.id, last_read_id, UNREAD_CAP).await?;
+        room.unread = Some(Unread {
+            unread,
+            mentions,
+            last_read_id,
+        });
+    }
+    Ok(list)
+}
+
+/// The room directory: the global room and public rooms matching `q`.
+pub async fn directory(
+    state: &AppState,
+    me: i64,
+    q: &str,
+    limit: i64,
+) -> Result<Vec<RoomView>, AppError> {
+    let needle = q.trim().to_lowercase();
+    let mut list = Vec::new();
+    let global = global_view(&state.db).await?;
+    if needle.is_empty()
+        || global.name.to_lowercase().contains(&needle)
+        || GLOBAL_ROOM.contains(&needle)
+    {
+        list.push(global);
+    }
+    let joined = rooms::ids_of_user(&state.db, me).await?;
+    for row in rooms::directory(&state.db, &needle, limit).await? {
+        let is_member = joined.contains(&row.id);
+        list.push(view(&state.db, row, me, is_member).await?);
+    }
+    list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(list)
+}
