@@ -305,7 +305,7 @@ async fn typing_reaches_others_but_not_the_typist() {
     let typing = bob.next("typing").await;
     assert_eq!(
         typing,
-        json!({ "user": { "id": alice_id, "username": alice_name } })
+        json!({ "user": { "id": alice_id, "username": alice_name }, "room": "global" })
     );
     assert!(alice
         .next_within("typing", Duration::from_millis(400))

@@ -33,6 +33,21 @@ async fn openapi_document_lists_every_api_route() {
         ("delete", "/api/v1/me/sessions/{id}"),
         ("get", "/api/v1/users/{username}"),
         ("get", "/api/v1/rooms/{room}/messages"),
+        ("get", "/api/v1/rooms"),
+        ("post", "/api/v1/rooms"),
+        ("get", "/api/v1/rooms/{room}"),
+        ("put", "/api/v1/rooms/{room}/membership"),
+        ("delete", "/api/v1/rooms/{room}/membership"),
+        ("put", "/api/v1/rooms/{room}/read"),
+        ("get", "/api/v1/me/rooms"),
+        ("post", "/api/v1/dms"),
+        ("patch", "/api/v1/messages/{id}"),
+        ("delete", "/api/v1/messages/{id}"),
+        ("put", "/api/v1/messages/{id}/reactions/{emoji}"),
+        ("delete", "/api/v1/messages/{id}/reactions/{emoji}"),
+        ("get", "/api/v1/search"),
+        ("put", "/api/v1/admin/users/{username}/suspension"),
+        ("delete", "/api/v1/admin/users/{username}/suspension"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/healthz"),
     ];
@@ -49,12 +64,14 @@ async fn openapi_document_lists_every_api_route() {
             let concrete = path
                 .replace("{id}", "1")
                 .replace("{username}", "nobody_x")
-                .replace("{room}", "global");
+                .replace("{room}", "global")
+                .replace("{emoji}", "%F0%9F%91%8D");
             let request = match method.as_str() {
                 "get" => client.get(app.url(&concrete)),
                 "post" => client.post(app.url(&concrete)),
                 "put" => client.put(app.url(&concrete)),
                 "delete" => client.delete(app.url(&concrete)),
+                "patch" => client.patch(app.url(&concrete)),
                 other => panic!("unexpected method {other}"),
             };
             let status = request.send().await.unwrap().status();
