@@ -475,3 +475,93 @@ async fn mail_workers_on_two_instances_send_each_mail_once() {
         assert_eq!(smtp.mails_to(address).len(), 1, "{address} got one mail");
     }
 }
+
+#[tokio::test]
+async fn rooms_dms_and_changes_reach_members_on_the_other_instance_only() {
+    let Some(c) = cluster().await else { return };
+    let (_, _, admin_cookie) = c.a.user_with_cookie("xadm").await;
+    let (_, _, alice_cookie) = c.a.user_with_cookie("xra").await;
+    let (bob_name, _, bob_cookie) = c.a.user_with_cookie("xrb").await;
+    let (_, _, eve_cookie) = c.a.user_with_cookie("xre").await;
+    let mut alice = connect(&c.a, &alice_cookie).await;
+    let bob = connect(&c.b, &bob_cookie).await;
+    let eve = connect(&c.b, &eve_cookie).await;
+    let http = reqwest::Client::new();
+
+    // Alice creates a room on A; Bob, already connected to B, joins it on A.
+    let room = unique_name("xr").to_lowercase();
+    let created = http
+        .post(c.a.url("/api/v1/rooms"))
+        .header("cookie", &alice_cookie)
+        .json(&json!({ "name": room }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let joined = http
+        .put(c.a.url(&format!("/api/v1/rooms/{room}/membership")))
+        .header("cookie", &bob_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), 200);
+    assert_eq!(bob.next("room_joined").await["room"]["id"], room);
+
+    // A room message reaches Bob on B, not Eve (not a member) on B.
+    let ack = alice
+        .call("message", json!({ "text": "room only", "room": room }))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_eq!(bob.next("message").await["id"], ack["message"]["id"]);
+    // An edit made on A reaches Bob on B as message_updated.
+    let edited = alice
+        .call(
+            "edit",
+            json!({ "id": ack["message"]["id"], "text": "room only, edited" }),
+        )
+        .await;
+    assert_eq!(edited["ok"], true, "{edited}");
+    let update = bob.next("message_updated").await;
+    assert_eq!(update["text"], "room only, edited");
+    assert!(update["edited_at"].is_string());
+
+    // A DM opened on A reaches Bob's socket on B without reconnecting.
+    let dm: Value = http
+        .post(c.a.url("/api/v1/dms"))
+        .header("cookie", &alice_cookie)
+        .json(&json!({ "username": bob_name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dm_id = dm["room"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(bob.next("room_joined").await["room"]["id"], dm_id.as_str());
+    let ack = alice
+        .call("message", json!({ "text": "just us", "room": dm_id }))
+        .await;
+    assert_eq!(bob.next("message").await["id"], ack["message"]["id"]);
+
+    // Eve saw none of it; a global message proves her socket is live.
+    let global = alice.call("message", json!({ "text": "everyone" })).await;
+    let seen = eve.next("message").await;
+    assert_eq!(
+        seen["id"], global["message"]["id"],
+        "the first message Eve sees is the global one"
+    );
+    assert!(eve
+        .next_within("message_updated", Duration::from_millis(300))
+        .await
+        .is_none());
+
+    // The admin (first account) suspends Bob on A; his socket on B ends.
+    let suspended = http
+        .put(c.a.url(&format!("/api/v1/admin/users/{bob_name}/suspension")))
+        .header("cookie", &admin_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(suspended.status(), 204);
+    assert!(bob.closed_within(Duration::from_secs(5)).await);
+}

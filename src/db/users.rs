@@ -202,6 +202,11 @@ pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM tokens WHERE user_id = $1",
         "DELETE FROM avatars WHERE user_id = $1",
+        "DELETE FROM reactions WHERE user_id = $1",
+        "DELETE FROM mentions WHERE user_id = $1",
+        "DELETE FROM read_markers WHERE user_id = $1",
+        "DELETE FROM room_members WHERE user_id = $1",
+        "UPDATE rooms SET created_by = NULL WHERE created_by = $1",
         "UPDATE messages SET author_id = NULL WHERE author_id = $1",
         "DELETE FROM users WHERE id = $1",
     ] {
