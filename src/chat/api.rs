@@ -13,7 +13,7 @@ use super::history::{parse_page, Param};
 use crate::auth::CurrentUser;
 use crate::db::{messages, search};
 use crate::error::{AppError, AppResult};
-use crate::rooms::api::parse_limit;
+use crate::rooms::api::{parse_limit, RoomPath};
 use crate::rooms::check_access;
 use crate::state::AppState;
 use crate::views::{MessageEnvelope, MessagesEnvelope};
@@ -43,7 +43,7 @@ pub fn router() -> Router<AppState> {
 async fn room_messages(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(room): Path<String>,
+    RoomPath(room): RoomPath,
     Query(query): Query<HashMap<String, String>>,
 ) -> AppResult<Json<MessagesEnvelope>> {
     let param = |name: &str| match query.get(name) {

@@ -248,7 +248,9 @@ async fn send_message(
 fn room_param(data: Option<&Value>) -> Result<String, AppError> {
     match data.and_then(|d| d.get("room")) {
         None | Some(Value::Null) => Ok(GLOBAL_ROOM.to_owned()),
-        Some(Value::String(room)) if !room.is_empty() && room.len() <= 100 => Ok(room.clone()),
+        Some(Value::String(room)) if !room.trim().is_empty() && room.len() <= 100 => {
+            Ok(crate::rooms::normalize(room))
+        }
         Some(_) => Err(AppError::field("room", "must be a room id")),
     }
 }

@@ -41,10 +41,11 @@ pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<RoomRow>> {
         .await
 }
 
-/// The global room's listing: every account is a member.
-pub async fn global_summary(db: &Db) -> sqlx::Result<(i64, Option<i64>)> {
+/// The global room's listing: every account is a member; it began with
+/// the first account.
+pub async fn global_summary(db: &Db) -> sqlx::Result<(i64, Option<i64>, Option<i64>)> {
     sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM users) AS members, \
+        "SELECT (SELECT COUNT(*) FROM users) AS members, (SELECT MIN(created_at) FROM users) AS began, \
          (SELECT g.created_at FROM messages g WHERE g.room = 'global' ORDER BY g.id DESC LIMIT 1) AS last_activity",
     )
     .fetch_one(&db.pool)

@@ -11,8 +11,8 @@ pub const MAX_TOPIC: usize = 200;
 pub struct RoomName(String);
 
 impl RoomName {
-    /// 2–32 characters of `A–Z a–z 0–9 _ -`, starting with a letter or digit,
-    /// and not the reserved `global`.
+    /// 2–32 characters of `A–Z a–z 0–9 _ -`, starting with a letter or digit.
+    /// (`global` is valid but always taken.)
     pub fn parse(raw: &str) -> Result<Self, String> {
         let name = raw.trim();
         let len = name.chars().count();
@@ -27,9 +27,6 @@ impl RoomName {
         }
         if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             return Err("must start with a letter or a digit".into());
-        }
-        if name.eq_ignore_ascii_case("global") {
-            return Err("is reserved".into());
         }
         Ok(RoomName(name.to_owned()))
     }
@@ -75,7 +72,6 @@ mod tests {
             "-lead",
             "has space",
             "dm:1:2",
-            "GLOBAL",
             "é-room",
             &"x".repeat(33),
         ] {

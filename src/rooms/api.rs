@@ -30,6 +30,23 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/dms", post(open_dm))
 }
 
+/// The `{room}` of a path, normalised (see [`super::normalize`]).
+pub struct RoomPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RoomPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(room) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        Ok(RoomPath(super::normalize(&room)))
+    }
+}
+
 /// A `limit` query parameter: absent → default; otherwise 1…max.
 pub fn parse_limit(raw: Option<&String>, default: i64, max: i64) -> Result<i64, AppError> {
     match raw.map(|s| s.trim()) {
@@ -77,7 +94,7 @@ async fn create(
 async fn one(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(room): Path<String>,
+    RoomPath(room): RoomPath,
 ) -> AppResult<Json<RoomEnvelope>> {
     let room = service::get(&state, user.user.id, &room).await?;
     Ok(Json(RoomEnvelope { room }))
@@ -86,7 +103,7 @@ async fn one(
 async fn join(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(room): Path<String>,
+    RoomPath(room): RoomPath,
 ) -> AppResult<Json<RoomEnvelope>> {
     let room = service::join(&state, user.user.id, &room).await?;
     Ok(Json(RoomEnvelope { room }))
@@ -95,7 +112,7 @@ async fn join(
 async fn leave(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(room): Path<String>,
+    RoomPath(room): RoomPath,
 ) -> AppResult<StatusCode> {
     service::leave(&state, user.user.id, &room).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -109,7 +126,7 @@ struct ReadBody {
 async fn mark_read(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(room): Path<String>,
+    RoomPath(room): RoomPath,
     ApiJson(body): ApiJson<ReadBody>,
 ) -> AppResult<StatusCode> {
     if body.last_read_id < 0 {

@@ -38,6 +38,12 @@ impl Kind {
     }
 }
 
+/// A room id as typed by a client: ids are lower case, so `Rust-Fans`
+/// names the room `rust-fans`.
+pub fn normalize(room: &str) -> String {
+    room.trim().to_ascii_lowercase()
+}
+
 /// The id of the DM conversation between two users (the same both ways).
 pub fn dm_id(a: i64, b: i64) -> String {
     format!("dm:{}:{}", a.min(b), a.max(b))
@@ -86,7 +92,7 @@ pub async fn check_access(db: &Db, user_id: i64, room: &str) -> Result<Kind, App
 
 /// The global room as listed.
 pub async fn global_view(db: &Db) -> Result<RoomView, AppError> {
-    let (members, last_activity) = rooms::global_summary(db).await?;
+    let (members, began, last_activity) = rooms::global_summary(db).await?;
     Ok(RoomView {
         id: GLOBAL_ROOM.to_owned(),
         kind: Kind::Global.as_str(),
@@ -94,7 +100,7 @@ pub async fn global_view(db: &Db) -> Result<RoomView, AppError> {
         topic: "Everyone is here".to_owned(),
         member_count: members,
         last_activity_at: last_activity.map(rfc3339),
-        created_at: rfc3339(0),
+        created_at: rfc3339(began.unwrap_or(0)),
         joined: true,
         peer: None,
         unread: None,

@@ -29,6 +29,9 @@ pub async fn create(
         return Err(AppError::Validation(errors));
     };
     let id = name.id();
+    if id == GLOBAL_ROOM {
+        return Err(AppError::RoomNameTaken);
+    }
     match rooms::create_public(&state.db, &id, name.as_str(), &topic, me).await {
         Ok(()) => {}
         Err(rooms::CreateError::Taken) => return Err(AppError::RoomNameTaken),
@@ -165,7 +168,8 @@ pub async fn mine(state: &AppState, me: i64) -> Result<Vec<RoomView>, AppError> 
     Ok(list)
 }
 
-/// The room directory: the global room and public rooms matching `q`.
+/// The room directory: the global room and public rooms matching `q`,
+/// most recent activity (or creation) first.
 pub async fn directory(
     state: &AppState,
     me: i64,
@@ -173,19 +177,22 @@ pub async fn directory(
     limit: i64,
 ) -> Result<Vec<RoomView>, AppError> {
     let needle = q.trim().to_lowercase();
-    let mut list = Vec::new();
+    let mut listed: Vec<(i64, RoomView)> = Vec::new();
     let global = global_view(&state.db).await?;
-    if needle.is_empty()
-        || global.name.to_lowercase().contains(&needle)
+    if global.name.to_lowercase().contains(&needle)
+        || global.topic.to_lowercase().contains(&needle)
         || GLOBAL_ROOM.contains(&needle)
     {
-        list.push(global);
+        let (_, began, last) = rooms::global_summary(&state.db).await?;
+        listed.push((last.or(began).unwrap_or(0), global));
     }
     let joined = rooms::ids_of_user(&state.db, me).await?;
     for row in rooms::directory(&state.db, &needle, limit).await? {
         let is_member = joined.contains(&row.id);
-        list.push(view(&state.db, row, me, is_member).await?);
+        let key = row.last_activity.unwrap_or(row.created_at);
+        listed.push((key, view(&state.db, row, me, is_member).await?));
     }
-    list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(list)
+    listed.sort_by(|(a, x), (b, y)| b.cmp(a).then_with(|| x.id.cmp(&y.id)));
+    listed.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(listed.into_iter().map(|(_, room)| room).collect())
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod rooms;
 pub mod sio;
 pub mod smtp;
 
