@@ -68,14 +68,22 @@ pub async fn edit(state: &AppState, me: i64, id: i64, text: &str) -> Result<Mess
     changed(state, id).await
 }
 
-/// Deletes one's own message, or any message for an admin.
+/// Deletes one's own message, or any message for an admin — also in
+/// conversations the admin cannot read (the answer is the placeholder,
+/// which shows nothing of the text).
 pub async fn delete(
     state: &AppState,
     me: i64,
     is_admin: bool,
     id: i64,
 ) -> Result<MessageView, AppError> {
-    let message = readable(state, me, id).await?;
+    let message = if is_admin {
+        messages::find(&state.db, id)
+            .await?
+            .ok_or(AppError::NotFound)?
+    } else {
+        readable(state, me, id).await?
+    };
     if message.author_id != Some(me) && !is_admin {
         return Err(AppError::Forbidden("you can only delete your own messages"));
     }
