@@ -376,3 +376,350 @@ test("a room of more than 25 is listed in full (the connect event names 25)", as
 test("no page broke the content security policy or threw", async () => {
   assert.deepEqual(problems, []);
 });
+
+// ---------------------------------------------------------------------------
+// Rooms, direct messages, edits, reactions, mentions, search and moderation
+// (docs/rooms.md). alice deleted her account above, so these use new people.
+
+function lineOf(page, text) {
+  return page.locator("#message-list > li.message", { has: page.locator(".message-body", { hasText: text }) });
+}
+
+function conversation(page, id) {
+  return page.locator(`#rooms-nav li[data-room="${id}"] button`);
+}
+
+async function openConversation(page, id) {
+  await conversation(page, id).click();
+  await page.locator(`#rooms-nav li[data-room="${id}"] button[aria-current="true"]`).waitFor();
+}
+
+async function chatNamed(page, name) {
+  await page.locator("#chat-name", { hasText: name }).waitFor();
+}
+
+async function signedUpOnDiscover(name) {
+  const user = await newUser(name);
+  await register(user.page, name);
+  await connected(user.page);
+  return user.page;
+}
+
+test("a room is created, found in the directory and joined; only members get its messages", async () => {
+  const dave = await signedUpOnDiscover("dave");
+  const erin = await signedUpOnDiscover("erin");
+  const bob = users.bob.page;
+  await bob.goto(`${server.base}/discover`);
+  await connected(bob);
+
+  await dave.getByRole("button", { name: "Browse rooms" }).click();
+  await dave.getByLabel("Room name").fill("x");
+  await dave.getByRole("button", { name: "Create room" }).click();
+  await dave.locator("#room-name-error").waitFor();
+  assert.equal(await dave.getByLabel("Room name").getAttribute("aria-invalid"), "true");
+  await dave.getByLabel("Room name").fill("Rust-Fans");
+  await dave.getByLabel("Topic").fill("All things Rust");
+  await checkA11y(dave, "/discover (rooms)");
+  await screenshots(dave, "rooms");
+  await dave.getByRole("button", { name: "Create room" }).click();
+  await chatNamed(dave, "Rust-Fans");
+  await dave.locator("#chat-topic", { hasText: "All things Rust" }).waitFor();
+  await dave.locator('#rooms-nav li[data-room="rust-fans"] button[aria-current="true"]').waitFor();
+  await say(dave, "hello rust fans");
+  await messageLocator(dave, "hello rust fans").waitFor();
+
+  // The name is taken, whatever the case.
+  await erin.getByRole("button", { name: "Browse rooms" }).click();
+  await erin.getByLabel("Room name").fill("rust-FANS");
+  await erin.getByRole("button", { name: "Create room" }).click();
+  await erin.locator("#room-name-error", { hasText: "taken" }).waitFor();
+
+  // The directory search finds it; joining opens it with its history.
+  await erin.getByLabel("Search rooms").fill("rust");
+  const entry = erin.locator('#directory-list li[data-room="rust-fans"]');
+  await entry.getByText("All things Rust").waitFor();
+  await entry.getByText("1 member").waitFor();
+  await entry.getByRole("button", { name: "Join" }).click();
+  await chatNamed(erin, "Rust-Fans");
+  await messageLocator(erin, "hello rust fans").waitFor();
+  await erin.locator("#chat-members", { hasText: "2 members" }).waitFor();
+
+  // Members only: bob, in the global room, never sees it.
+  await say(dave, "members only here");
+  await messageLocator(erin, "members only here").waitFor();
+  await say(bob, "a global line");
+  await bob.waitForTimeout(300);
+  assert.equal(await messageLocator(bob, "members only here").count(), 0);
+  assert.equal(await messageLocator(bob, "hello rust fans").count(), 0);
+  // …and the global line stays out of the room's list, counted on Global instead.
+  assert.equal(await messageLocator(erin, "a global line").count(), 0);
+  await erin.locator('#rooms-nav li[data-room="global"] .conv-unread').waitFor();
+  await openConversation(erin, "global");
+  await messageLocator(erin, "a global line").waitFor();
+  assert.equal(await messageLocator(erin, "members only here").count(), 0);
+  await erin.locator('#rooms-nav li[data-room="global"] .conv-unread').waitFor({ state: "detached" });
+});
+
+test("unread and mention badges on a conversation, the mention highlighted", async () => {
+  const dave = users.dave.page;
+  const erin = users.erin.page; // in the global room now
+  await say(dave, "are you there @erin? see @dave");
+  const item = erin.locator('#rooms-nav li[data-room="rust-fans"]');
+  await item.locator(".conv-unread", { hasText: "1" }).waitFor();
+  await item.locator(".conv-mention").waitFor();
+  assert.match(await item.locator("button").getAttribute("aria-label"), /1 unread/);
+  assert.match(await item.locator("button").getAttribute("aria-label"), /1 mention/);
+
+  await openConversation(erin, "rust-fans");
+  const line = lineOf(erin, "are you there");
+  await line.waitFor();
+  assert.ok(await line.evaluate((li) => li.classList.contains("is-mention")), "the line is highlighted");
+  assert.equal(await line.locator(".mention.is-me").textContent(), "@erin");
+  assert.equal(await line.locator(".mention:not(.is-me)").textContent(), "@dave");
+  await item.locator(".conv-unread").waitFor({ state: "detached" });
+  await item.locator(".conv-mention").waitFor({ state: "detached" });
+
+  // The read marker is on the server: a reload shows no badge either.
+  await openConversation(erin, "global");
+  await erin.reload();
+  await connected(erin);
+  await erin.locator('#rooms-nav li[data-room="rust-fans"]').waitFor();
+  await erin.waitForTimeout(300);
+  assert.equal(await erin.locator('#rooms-nav li[data-room="rust-fans"] .conv-unread').count(), 0);
+});
+
+test("a direct message from the Online list's profile card", async () => {
+  const dave = users.dave.page;
+  const erin = users.erin.page;
+  await dave.getByRole("list", { name: "Online" }).getByText("erin").click();
+  const card = dave.getByRole("dialog", { name: "erin" });
+  await card.waitFor();
+  await checkA11y(dave, "/discover (profile card)");
+  await card.getByRole("button", { name: "Message", exact: true }).click();
+  await chatNamed(dave, "erin");
+  await dave.locator("#chat-hash", { hasText: "@" }).waitFor();
+  await say(dave, "psst, just between us");
+  await messageLocator(dave, "psst, just between us").waitFor();
+
+  const dm = erin.locator("#dm-list li", { hasText: "dave" });
+  await dm.locator(".conv-unread", { hasText: "1" }).waitFor();
+  assert.equal(await messageLocator(erin, "psst, just between us").count(), 0, "not in the open room");
+  await dm.locator("button").click();
+  await chatNamed(erin, "dave");
+  await messageLocator(erin, "psst, just between us").waitFor();
+  await say(erin, "got it");
+  await messageLocator(dave, "got it").waitFor();
+  // bob is in neither conversation.
+  assert.equal(await messageLocator(users.bob.page, "psst, just between us").count(), 0);
+});
+
+test("editing, reacting to and deleting a message, live on both sides", async () => {
+  const dave = users.dave.page;
+  const erin = users.erin.page; // both in their DM
+  await say(dave, "tpyo in this line");
+  const mine = lineOf(dave, "tpyo in this line");
+  await mine.waitFor();
+  await mine.hover();
+  await mine.getByRole("button", { name: "Edit" }).click();
+  const editor = mine.getByRole("textbox", { name: "Edit text" });
+  await editor.fill("typo fixed in this line");
+  await editor.press("Enter");
+  const theirs = lineOf(erin, "typo fixed in this line");
+  await theirs.locator(".message-edited", { hasText: "(edited)" }).waitFor();
+  await lineOf(dave, "typo fixed in this line").locator(".message-edited").waitFor();
+  // Only the author may edit; anyone may react.
+  await theirs.hover();
+  assert.equal(await theirs.getByRole("button", { name: "Edit" }).count(), 0);
+  assert.equal(await theirs.getByRole("button", { name: "Delete" }).count(), 0);
+
+  // Escape leaves the editor without a change.
+  const again = lineOf(dave, "typo fixed in this line");
+  await again.hover();
+  await again.getByRole("button", { name: "Edit" }).click();
+  await again.getByRole("textbox", { name: "Edit text" }).press("Escape");
+  await again.getByRole("textbox", { name: "Edit text" }).waitFor({ state: "detached" });
+
+  await theirs.getByRole("button", { name: "React" }).click();
+  await theirs.getByRole("button", { name: "thumbs up" }).click();
+  const chip = (page) => lineOf(page, "typo fixed in this line").locator(".reaction", { hasText: "👍" });
+  await chip(dave).locator(".reaction-count", { hasText: "1" }).waitFor();
+  assert.match(await chip(dave).getAttribute("title"), /erin/);
+  assert.equal(await chip(erin).getAttribute("aria-pressed"), "true");
+  await chip(dave).click();
+  await chip(erin).locator(".reaction-count", { hasText: "2" }).waitFor();
+  await chip(dave).click(); // your own: taken back
+  await chip(erin).locator(".reaction-count", { hasText: "1" }).waitFor();
+
+  const line = lineOf(dave, "typo fixed in this line");
+  await line.hover();
+  await line.getByRole("button", { name: "Delete" }).click();
+  await line.getByRole("button", { name: "Yes, delete" }).click();
+  await erin.locator("#message-list .message-body.is-deleted", { hasText: "This message was deleted" }).waitFor();
+  await dave.locator("#message-list .message-body.is-deleted", { hasText: "This message was deleted" }).waitFor();
+  assert.equal(await messageLocator(erin, "typo fixed").count(), 0);
+  assert.equal(await erin.locator("#message-list .reaction").count(), 0, "a deleted message keeps no reactions");
+});
+
+test("search finds a message and opens its conversation at it", async () => {
+  const socket = socketFor(await sessionCookie(users.bob.context));
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  const ack = await socket.timeout(10000).emitWithAck("message", { text: "a needle in the haystack" });
+  assert.equal(ack.ok, true);
+  const needle = ack.message.id;
+  for (let i = 0; i < 80; i++) {
+    assert.equal((await socket.timeout(10000).emitWithAck("message", { text: `hay ${i}` })).ok, true);
+  }
+  socket.disconnect();
+
+  const dave = users.dave.page;
+  await dave.getByRole("button", { name: "Search", exact: true }).click();
+  await dave.getByLabel("Search messages").fill("haysta");
+  const hit = dave.locator(`#search-results button[data-id="${needle}"]`);
+  await hit.waitFor();
+  assert.match(await hit.textContent(), /bob/);
+  assert.match(await hit.textContent(), /Global room/);
+  await checkA11y(dave, "/discover (search)");
+  await screenshots(dave, "search");
+  await hit.click();
+  await chatNamed(dave, "Global room");
+  const line = dave.locator(`#message-list > li[data-id="${needle}"]`);
+  await line.waitFor();
+  assert.ok(await line.evaluate((li) => li.classList.contains("is-highlighted")), "highlighted");
+  assert.ok(
+    await line.evaluate((li) => {
+      const box = li.getBoundingClientRect();
+      const view = document.getElementById("messages").getBoundingClientRect();
+      return box.top >= view.top && box.bottom <= view.bottom;
+    }),
+    "scrolled into view",
+  );
+  // The search box is gone again; the composer still answers to "Message".
+  assert.equal(await dave.getByLabel("Search messages").count(), 0);
+  await say(dave, "back to the present");
+  await messageLocator(dave, "back to the present").waitFor();
+  await messageLocator(dave, "hay 79").waitFor();
+});
+
+test("typing shows only in its own conversation", async () => {
+  const dave = users.dave.page;
+  const erin = users.erin.page;
+  await openConversation(dave, "rust-fans");
+  await openConversation(erin, "global");
+  await dave.getByLabel("Message").pressSequentially("typing in the room", { delay: 20 });
+  await erin.waitForTimeout(500);
+  assert.equal(await erin.locator("#typing").textContent(), "");
+  await openConversation(erin, "rust-fans");
+  await dave.waitForTimeout(2100); // typing is sent at most every 2 s
+  await dave.getByLabel("Message").pressSequentially(" more", { delay: 20 });
+  await erin.locator("#typing", { hasText: "dave is typing" }).waitFor();
+  await dave.getByLabel("Message").fill("");
+});
+
+test("leaving a room removes it from the list and stops its messages", async () => {
+  const dave = users.dave.page;
+  const erin = users.erin.page;
+  await openConversation(erin, "rust-fans");
+  await erin.getByRole("button", { name: "Leave room" }).click();
+  await chatNamed(erin, "Global room");
+  await conversation(erin, "rust-fans").waitFor({ state: "detached" });
+  await openConversation(dave, "rust-fans");
+  await say(dave, "after erin left");
+  await messageLocator(dave, "after erin left").waitFor();
+  await erin.waitForTimeout(300);
+  assert.equal(await conversation(erin, "rust-fans").count(), 0, "no unread for a room left");
+});
+
+test("an admin deletes anyone's message and suspends an account", async () => {
+  const second = new Server({ CHATROOM_CHAT_RATE: "1000", CHATROOM_REGISTER_LIMIT: "1000" });
+  await second.start();
+  const open = async (name) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watch(page, `${name}@second`);
+    await page.goto(`${second.base}/register`);
+    await page.getByLabel("Username").fill(name);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await page.waitForURL(`${second.base}/discover`);
+    await connected(page);
+    return { context, page };
+  };
+  const root = await open("root"); // the first account is the admin
+  const mallory = await open("mallory");
+  try {
+    await say(mallory.page, "buy cheap stuff");
+    const line = lineOf(root.page, "buy cheap stuff");
+    await line.waitFor();
+    await line.hover();
+    await line.getByRole("button", { name: "Delete" }).click();
+    await line.getByRole("button", { name: "Yes, delete" }).click();
+    await mallory.page.locator("#message-list .message-body.is-deleted").waitFor();
+    // Others cannot: mallory has no Delete on root's lines.
+    await say(root.page, "house rules apply");
+    const rootLine = lineOf(mallory.page, "house rules apply");
+    await rootLine.waitFor();
+    await rootLine.hover();
+    assert.equal(await rootLine.getByRole("button", { name: "Delete" }).count(), 0);
+
+    await root.page.getByRole("list", { name: "Online" }).getByText("mallory").click();
+    await root.page.getByRole("dialog", { name: "mallory" }).getByRole("button", { name: "Suspend" }).click();
+    await root.page.locator("#profile-card-status", { hasText: "suspended" }).waitFor();
+    await mallory.page.waitForURL(/\/login/, { timeout: 20000 });
+  } finally {
+    await root.context.close();
+    await mallory.context.close();
+    await second.kill();
+  }
+});
+
+test("after a dropped connection the open room catches up and the other rooms' counts come back", async () => {
+  const dave = users.dave.page;
+  await dave.goto(`${server.base}/discover`);
+  await connected(dave);
+  await openConversation(dave, "rust-fans");
+  await messageLocator(dave, "after erin left").waitFor();
+  await server.kill();
+  await dave.locator('#connection[data-state="reconnecting"]').waitFor();
+  await server.start();
+  const send = async (context, payload) => {
+    const socket = socketFor(await sessionCookie(context));
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const ack = await socket.timeout(10000).emitWithAck("message", payload);
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    socket.disconnect();
+  };
+  await send(users.dave.context, { text: "sent from my other device", room: "rust-fans" });
+  await send(users.bob.context, { text: "global while dave was away" });
+  await connected(dave);
+  await messageLocator(dave, "sent from my other device").waitFor({ timeout: 20000 });
+  await dave.locator('#rooms-nav li[data-room="global"] .conv-unread').waitFor({ timeout: 20000 });
+  await dave.waitForTimeout(500);
+  assert.equal(await messageLocator(dave, "sent from my other device").count(), 1, "no duplicates");
+  assert.equal(await messageLocator(dave, "global while dave was away").count(), 0, "not in the open room");
+});
+
+test("a message's actions and the reaction picker work with the keyboard", async () => {
+  const dave = users.dave.page;
+  await dave.locator("#messages").focus();
+  await dave.keyboard.press("ArrowUp");
+  const focusedLine = () => dave.evaluate(() => document.activeElement.closest("li.message")?.dataset.id ?? null);
+  const last = await dave.locator("#message-list > li[data-id]").last().getAttribute("data-id");
+  assert.equal(await focusedLine(), last, "ArrowUp focuses the newest line");
+  await dave.keyboard.press("ArrowUp");
+  assert.notEqual(await focusedLine(), last, "and moves up");
+  await dave.keyboard.press("ArrowDown");
+  await dave.keyboard.press("Tab");
+  assert.equal(await dave.evaluate(() => document.activeElement.textContent), "React");
+  await dave.keyboard.press("Enter");
+  assert.equal(await dave.evaluate(() => document.activeElement.getAttribute("aria-label")), "thumbs up");
+  await dave.keyboard.press("Escape");
+  assert.equal(await dave.evaluate(() => document.activeElement.textContent), "React");
+  assert.equal(await dave.locator(".reaction-picker").count(), 0);
+});
+
+test("still no page broke the content security policy or threw", async () => {
+  assert.deepEqual(problems, []);
+});
