@@ -7,6 +7,7 @@ use axum::routing::put;
 use axum::Router;
 
 use crate::auth::CurrentUser;
+use crate::db::users::User;
 use crate::db::{sessions, users};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -19,12 +20,14 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
-    if user.user.is_admin {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only an admin can do this"))
+/// The account an admin acts on; 403 for anyone but an admin.
+async fn target(state: &AppState, admin: &CurrentUser, username: &str) -> Result<User, AppError> {
+    if !admin.user.is_admin {
+        return Err(AppError::Forbidden("only an admin can do this"));
     }
+    users::find_by_username(&state.db, username)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Suspends an account: its sessions end and its sockets disconnect at
@@ -34,10 +37,7 @@ async fn suspend(
     admin: CurrentUser,
     Path(username): Path<String>,
 ) -> AppResult<StatusCode> {
-    require_admin(&admin)?;
-    let target = users::find_by_username(&state.db, &username)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let target = target(&state, &admin, &username).await?;
     if target.id == admin.user.id {
         return Err(AppError::field("username", "you cannot suspend yourself"));
     }
@@ -54,10 +54,7 @@ async fn reinstate(
     admin: CurrentUser,
     Path(username): Path<String>,
 ) -> AppResult<StatusCode> {
-    require_admin(&admin)?;
-    let target = users::find_by_username(&state.db, &username)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let target = target(&state, &admin, &username).await?;
     users::set_suspended(&state.db, target.id, false).await?;
     tracing::info!(
         admin = admin.user.id,
