@@ -883,3 +883,37 @@ async fn directory_search_treats_wildcards_as_plain_characters() {
         assert_eq!(got, expected, "q={q}");
     }
 }
+
+#[tokio::test]
+async fn creating_rooms_is_limited_per_account() {
+    let app = spawn_app().await;
+    let alice = user(&app, "alice").await;
+    let bob = user(&app, "bob").await;
+    for i in 0..30 {
+        create_room(&app, &alice, &format!("many-{i}")).await;
+    }
+    let response = alice
+        .http
+        .post(app.url("/api/v1/rooms"))
+        .json(&json!({ "name": "one-too-many" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 0 && wait <= 3600, "Retry-After {wait}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Nothing was created, and the limit is per account.
+    assert_error(
+        &get(&app, &alice, "/api/v1/rooms/one-too-many").await,
+        404,
+        "not_found",
+        "the refused room",
+    );
+    create_room(&app, &bob, "one-too-many").await;
+}

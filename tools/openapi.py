@@ -243,11 +243,13 @@ paths["/api/v1/rooms"] = {
             },
             ["name"],
         )),
+        "description": "At most 30 rooms per account per hour (`rate_limited`).",
         "responses": {
             "201": resp("Created, and joined", ROOM),
             "409": err("`room_name_taken`"),
             **JSON_ERRORS,
             **UNAUTH,
+            **RATE,
         },
     },
 }

@@ -210,6 +210,9 @@ impl SharedLimiter {
     }
 }
 
+/// Public rooms one account may create per hour.
+pub const ROOMS_PER_HOUR: u32 = 30;
+
 /// Every limit the server enforces.
 #[derive(Debug)]
 pub struct RateLimits {
@@ -223,6 +226,8 @@ pub struct RateLimits {
     pub forgot_ip: SharedLimiter,
     /// Recovery requests per email address.
     pub forgot_email: SharedLimiter,
+    /// Public rooms created per account.
+    pub room_create_account: SharedLimiter,
 }
 
 impl RateLimits {
@@ -240,6 +245,7 @@ impl RateLimits {
             register_ip: SharedLimiter::new("register_ip", register_limit, hour, cluster),
             forgot_ip: SharedLimiter::new("forgot_ip", 10, hour, cluster),
             forgot_email: SharedLimiter::new("forgot_email", 3, hour, cluster),
+            room_create_account: SharedLimiter::new("room_create", ROOMS_PER_HOUR, hour, cluster),
         }
     }
 }

@@ -32,6 +32,12 @@ pub async fn create(
     if id == GLOBAL_ROOM {
         return Err(AppError::RoomNameTaken);
     }
+    state
+        .limits
+        .room_create_account
+        .hit(&format!("user:{me}"))
+        .await
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     match rooms::create_public(&state.db, &id, name.as_str(), &topic, me).await {
         Ok(()) => {}
         Err(rooms::CreateError::Taken) => return Err(AppError::RoomNameTaken),
