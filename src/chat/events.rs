@@ -118,7 +118,18 @@ async fn authenticate<A: Adapter>(
             Refused::Unavailable
         })?;
     if !conversations.is_empty() {
-        s.join(conversations);
+        s.join(conversations.clone());
+        // A leave committed while the list was read may have been
+        // broadcast before this socket joined: read again, leave what went.
+        if let Ok(now) = rooms::ids_of_user(&state.db, user.id).await {
+            let gone: Vec<String> = conversations
+                .into_iter()
+                .filter(|room| !now.contains(room))
+                .collect();
+            if !gone.is_empty() {
+                s.leave(gone);
+            }
+        }
     }
     s.extensions.insert(ChatUser {
         id: user.id,
