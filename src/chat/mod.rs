@@ -81,7 +81,7 @@ impl Chat {
         cluster: Option<&Cluster>,
         rate: f64,
     ) -> Result<Self, String> {
-        let relay = relay::Relay::start(bus.clone(), cluster).await?;
+        let relay = relay::Relay::start(bus.clone(), db.clone(), cluster).await?;
         let writer = writer::spawn(db, relay.clone());
         let chat = Chat {
             bus,

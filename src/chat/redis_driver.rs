@@ -66,6 +66,16 @@ impl ResilientDriver {
         let conn = client.get_connection_manager_with_config(config).await?;
         Ok(ResilientDriver { conn, handlers })
     }
+
+    /// Checks the connection. The manager notices a lost connection (and
+    /// reconnects and re-subscribes) only when a command fails: an
+    /// instance that only listens must ask now and then, or it would never
+    /// hear again after a Redis restart.
+    pub async fn ping(&self) -> Result<(), DriverError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<Value>(&mut conn).await?;
+        Ok(())
+    }
 }
 
 impl Driver for ResilientDriver {

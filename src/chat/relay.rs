@@ -4,6 +4,8 @@
 //! in the one order Redis published, which is id order (the writer
 //! publishes under the database's publication lock).
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -16,7 +18,16 @@ use super::delivery::Lagging;
 use super::redis_driver::ResilientDriver;
 use super::{Bus, GLOBAL_ROOM};
 use crate::cluster::Cluster;
+use crate::db::{messages, Db};
 use crate::views::MessageView;
+
+/// The most messages one gap fill hands on (a longer outage: clients
+/// reconnect and resume from history anyway).
+const GAP_FILL_LIMIT: i64 = 1000;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The event a new message travels as.
 const NEW_MESSAGE: &str = "message";
@@ -35,6 +46,10 @@ pub struct Relay {
 struct Channel {
     driver: ResilientDriver,
     name: String,
+    /// New messages this instance delivered itself because publishing
+    /// failed: the gap they leave on the channel is not filled here again.
+    delivered_here: Arc<Mutex<BTreeSet<i64>>>,
+    db: Db,
 }
 
 /// What travels on the channel.
@@ -42,6 +57,7 @@ struct Channel {
 struct Outgoing<'a> {
     room: &'a str,
     event: &'a str,
+    id: i64,
     message: &'a MessageView,
 }
 
@@ -50,6 +66,8 @@ struct Outgoing<'a> {
 struct Incoming<'a> {
     room: String,
     event: String,
+    #[serde(default)]
+    id: i64,
     #[serde(borrow)]
     message: &'a RawValue,
 }
@@ -57,7 +75,7 @@ struct Incoming<'a> {
 impl Relay {
     /// With a cluster, subscribes to the message channel and starts
     /// handing on what arrives.
-    pub async fn start(bus: Bus, cluster: Option<&Cluster>) -> Result<Relay, String> {
+    pub async fn start(bus: Bus, db: Db, cluster: Option<&Cluster>) -> Result<Relay, String> {
         let redis = match cluster {
             None => None,
             Some(cluster) => {
@@ -67,6 +85,8 @@ impl Relay {
                 Some(Channel {
                     driver,
                     name: format!("{}chatroom:messages", cluster.prefix),
+                    delivered_here: Arc::default(),
+                    db,
                 })
             }
         };
@@ -82,6 +102,11 @@ impl Relay {
             loop {
                 tick.tick().await;
                 sweeper.sweep_stalled();
+                if let Some(channel) = &sweeper.redis {
+                    if let Err(err) = channel.driver.ping().await {
+                        tracing::debug!(error = %err, "relay channel unavailable");
+                    }
+                }
             }
         });
         if let Some(channel) = &relay.redis {
@@ -91,16 +116,24 @@ impl Relay {
                 .await
                 .map_err(|e| e.to_string())?;
             let relay = relay.clone();
+            let channel = channel.clone();
             tokio::spawn(async move {
+                // The newest message id handed on so far.
+                let mut last = 0;
                 while let Some((_, payload)) = stream.next().await {
                     match serde_json::from_slice::<Incoming>(&payload) {
-                        Ok(envelope) => {
-                            let event = match envelope.event.as_str() {
-                                MESSAGE_UPDATED => MESSAGE_UPDATED,
-                                _ => NEW_MESSAGE,
-                            };
+                        Ok(envelope) if envelope.event == MESSAGE_UPDATED => {
                             relay
-                                .deliver_here(&envelope.room, event, envelope.message)
+                                .deliver_here(&envelope.room, MESSAGE_UPDATED, envelope.message)
+                                .await;
+                        }
+                        Ok(envelope) => {
+                            if last > 0 && envelope.id > last + 1 {
+                                relay.fill_gap(&channel, last, envelope.id).await;
+                            }
+                            last = last.max(envelope.id);
+                            relay
+                                .deliver_here(&envelope.room, NEW_MESSAGE, envelope.message)
                                 .await;
                         }
                         Err(err) => tracing::error!(error = %err, "unreadable relayed message"),
@@ -135,6 +168,7 @@ impl Relay {
         let outgoing = Outgoing {
             room: &view.room,
             event,
+            id: view.id,
             message: view,
         };
         let bytes = match serde_json::to_vec(&outgoing) {
@@ -145,9 +179,46 @@ impl Relay {
             // Redis is away: this instance's own clients still get it live;
             // the others' clients find it in history when they reconnect.
             tracing::warn!(error = %err, message_id = view.id, "relay unavailable: delivering here only");
+            if event == NEW_MESSAGE {
+                lock(&channel.delivered_here).insert(view.id);
+            }
             if let Ok(payload) = serde_json::value::to_raw_value(view) {
                 self.deliver_here(&view.room, event, &payload).await;
             }
+        }
+    }
+
+    /// Hands on, from the database, the messages whose ids lie between two
+    /// relayed ones: their publishing failed (Redis was away) or this
+    /// instance was not subscribed yet. Every instance publishes under the
+    /// publication lock, in id order, so nothing below `before` is still
+    /// on its way; ids that were never committed are simply absent.
+    async fn fill_gap(&self, channel: &Channel, after: i64, before: i64) {
+        let rows = match messages::between(&channel.db, after, before, GAP_FILL_LIMIT).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                return tracing::warn!(error = %err, after, before, "could not fill a relay gap")
+            }
+        };
+        let mut filled = 0;
+        for row in rows {
+            let here = {
+                let mut delivered = lock(&channel.delivered_here);
+                let here = delivered.remove(&row.id);
+                delivered.retain(|id| *id > after);
+                here
+            };
+            if here {
+                continue;
+            }
+            let view = MessageView::from(row);
+            if let Ok(payload) = serde_json::value::to_raw_value(&view) {
+                self.deliver_here(&view.room, NEW_MESSAGE, &payload).await;
+                filled += 1;
+            }
+        }
+        if filled > 0 {
+            tracing::info!(filled, after, before, "relay gap filled from the database");
         }
     }
 

@@ -162,6 +162,22 @@ pub async fn delete(db: &Db, id: i64, at: i64) -> sqlx::Result<()> {
     tx.commit().await
 }
 
+/// Messages of every room with ids strictly between two, oldest first.
+pub async fn between(
+    db: &Db,
+    after: i64,
+    before: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<StoredMessage>> {
+    let sql = format!("{SELECT} WHERE m.id > $1 AND m.id < $2 ORDER BY m.id LIMIT $3");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await
+}
+
 /// The newest id in a room (0 when empty).
 pub async fn newest_id(db: &Db, room: &str) -> sqlx::Result<i64> {
     let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM messages WHERE room = $1")
