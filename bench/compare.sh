@@ -13,12 +13,13 @@ ROUNDS="${ROUNDS:-2}"
 build
 
 summary() {
-  python3 -c 'import json,sys
+  python3 -c '
+import json, sys
 d = json.loads(sys.stdin.read())
 if d["scenario"] == "ingest":
-    print(f"  ingest: {d[\"acked_per_sec\"]:.0f} acked/s, ack p99 {d[\"ack_latency\"][\"p99_ms\"]} ms")
+    print("  ingest: %.0f acked/s, ack p99 %s ms" % (d["acked_per_sec"], d["ack_latency"]["p99_ms"]))
 else:
-    print(f"  fanout: lost {d[\"lost\"]}, p99 {d[\"latency\"][\"p99_ms\"]} ms")'
+    print("  fanout: lost %s, p99 %s ms" % (d["lost"], d["latency"]["p99_ms"]))'
 }
 
 for round in $(seq 1 "$ROUNDS"); do
