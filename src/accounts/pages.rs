@@ -347,8 +347,26 @@ struct DiscoverPage {
     me_username: String,
     me_is_admin: bool,
     sio_v: String,
-    chat_v: String,
+    /// The chat page's scripts, in load order, with cache-busting versions.
+    scripts: Vec<String>,
 }
+
+/// The chat page's classic scripts under `static/`, in load order: each one
+/// registers what it shares on `window.chatroom` for the ones after it.
+const CHAT_SCRIPTS: &[&str] = &[
+    "js/chat/state.js",
+    "js/chat/util.js",
+    "js/chat/messages.js",
+    "js/chat/history.js",
+    "js/chat/sending.js",
+    "js/chat/message-actions.js",
+    "js/chat/conversations.js",
+    "js/chat/directory.js",
+    "js/chat/search.js",
+    "js/chat/people.js",
+    "js/chat/notifications.js",
+    "js/chat/main.js",
+];
 
 async fn discover(MaybeUser(user): MaybeUser) -> Response {
     let Some(current) = user else {
@@ -360,7 +378,10 @@ async fn discover(MaybeUser(user): MaybeUser) -> Response {
         me_username: current.user.username.clone(),
         me_is_admin: current.user.is_admin,
         sio_v: assets::version("vendor/socket.io/socket.io.min.js"),
-        chat_v: assets::version("js/chat.js"),
+        scripts: CHAT_SCRIPTS
+            .iter()
+            .map(|path| format!("/static/{path}?v={}", assets::version(path)))
+            .collect(),
     };
     render(StatusCode::OK, page, None)
 }
