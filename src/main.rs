@@ -17,24 +17,31 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a SIGTERM that arrives as
+/// soon as the server answers must still shut it down gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }
 
@@ -44,6 +51,7 @@ async fn main() -> ExitCode {
     init_logging(cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let shutdown = shutdown_signal();
             let app = match Application::build(cli.config).await {
                 Ok(app) => app,
                 Err(err) => {
@@ -52,7 +60,7 @@ async fn main() -> ExitCode {
                 }
             };
             tracing::info!(addr = %app.addr(), "chatroom listening on http://{}", app.addr());
-            app.run_until(shutdown_signal()).await;
+            app.run_until(shutdown).await;
             ExitCode::SUCCESS
         }
         Command::MigrateToPostgres { from, to } => {
