@@ -200,15 +200,16 @@ impl Relay {
                 return tracing::warn!(error = %err, after, before, "could not fill a relay gap")
             }
         };
+        // Taken out once: what this instance showed itself inside the gap
+        // (and, as it is settled, anything older).
+        let shown_here = {
+            let mut delivered = lock(&channel.delivered_here);
+            let newer = delivered.split_off(&before);
+            std::mem::replace(&mut *delivered, newer)
+        };
         let mut filled = 0;
         for row in rows {
-            let here = {
-                let mut delivered = lock(&channel.delivered_here);
-                let here = delivered.remove(&row.id);
-                delivered.retain(|id| *id > after);
-                here
-            };
-            if here {
+            if shown_here.contains(&row.id) {
                 continue;
             }
             let view = MessageView::from(row);

@@ -92,8 +92,15 @@ pub async fn check_access(db: &Db, user_id: i64, room: &str) -> Result<Kind, App
 
 /// The global room as listed.
 pub async fn global_view(db: &Db) -> Result<RoomView, AppError> {
+    Ok(global_listing(db).await?.0)
+}
+
+/// The global room as listed, with the time it sorts by in the directory
+/// (its last message, or its first account).
+pub async fn global_listing(db: &Db) -> Result<(RoomView, i64), AppError> {
     let (members, began, last_activity) = rooms::global_summary(db).await?;
-    Ok(RoomView {
+    let sort_key = last_activity.or(began).unwrap_or(0);
+    let view = RoomView {
         id: GLOBAL_ROOM.to_owned(),
         kind: Kind::Global.as_str(),
         name: "Global room".to_owned(),
@@ -104,7 +111,8 @@ pub async fn global_view(db: &Db) -> Result<RoomView, AppError> {
         joined: true,
         peer: None,
         unread: None,
-    })
+    };
+    Ok((view, sort_key))
 }
 
 /// How `me` sees a room row (`joined`: whether they are a member).

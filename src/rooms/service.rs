@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{check_access, dm_id, global_view, view, Kind};
+use super::{check_access, dm_id, global_listing, global_view, view, Kind};
 use crate::chat::GLOBAL_ROOM;
 use crate::db::{messages, rooms, users};
 use crate::domain::room_name::parse_topic;
@@ -184,13 +184,12 @@ pub async fn directory(
 ) -> Result<Vec<RoomView>, AppError> {
     let needle = q.trim().to_lowercase();
     let mut listed: Vec<(i64, RoomView)> = Vec::new();
-    let global = global_view(&state.db).await?;
+    let (global, global_key) = global_listing(&state.db).await?;
     if global.name.to_lowercase().contains(&needle)
         || global.topic.to_lowercase().contains(&needle)
         || GLOBAL_ROOM.contains(&needle)
     {
-        let (_, began, last) = rooms::global_summary(&state.db).await?;
-        listed.push((last.or(began).unwrap_or(0), global));
+        listed.push((global_key, global));
     }
     let joined = rooms::ids_of_user(&state.db, me).await?;
     for row in rooms::directory(&state.db, &needle, limit).await? {
