@@ -917,3 +917,34 @@ async fn creating_rooms_is_limited_per_account() {
     );
     create_room(&app, &bob, "one-too-many").await;
 }
+
+#[tokio::test]
+async fn a_room_that_is_not_a_room_id_is_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let alice = user(&app, "alice").await;
+    let mut a = connect(&app, &alice).await;
+    let too_long = "r".repeat(101);
+    for room in [
+        json!(5),
+        json!(""),
+        json!(["global"]),
+        json!({}),
+        json!(too_long),
+    ] {
+        let ack = a
+            .call("message", json!({"text": "lost?", "room": room}))
+            .await;
+        assert_ack_error(&ack, "validation_failed", &format!("message to {room}"));
+        assert_eq!(ack["error"]["fields"]["room"], "must be a room id");
+        let ack = a.call("history", json!({ "room": room })).await;
+        assert_ack_error(&ack, "validation_failed", &format!("history of {room}"));
+        let ack = a.call("presence", json!({ "room": room })).await;
+        assert_ack_error(&ack, "validation_failed", &format!("presence of {room}"));
+    }
+    let (status, body) = get(&app, &alice, "/api/v1/rooms/global/messages").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["messages"], json!([]), "nothing was stored");
+    // The socket is still fine.
+    let sent = send(&mut a, "global", "still here").await;
+    assert_eq!(sent["text"], "still here");
+}
