@@ -193,6 +193,74 @@ async fn legacy_users_are_imported_safely_and_idempotently() {
     assert_eq!(login(&server.base, "x", "tooShortName").await.status(), 401);
 }
 
+/// The files exactly as the old app wrote them: pandas' `to_csv` with its
+/// index column, re-written on profile saves (`Unnamed: 0` columns), made
+/// by `tests/fixtures/make_legacy_pandas.py` with pandas itself.
+#[tokio::test]
+async fn legacy_files_written_by_pandas_keep_their_photos_and_emails() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-pandas");
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/pandas.db", dir.path().display());
+    let envs = [("CHATROOM_DATABASE_URL", db.as_str())];
+    let output = run(
+        dir.path(),
+        &["import-legacy", &fixture.to_string_lossy()],
+        &envs,
+    );
+    assert!(output.status.success(), "{output:?}");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        report.contains("imported 4, already present 0, rejected 0"),
+        "{report}"
+    );
+    // What could not be carried over is named, user by user.
+    assert!(report.contains("gus: email"), "{report}");
+    assert!(report.contains("gus: photo \"missing.png\""), "{report}");
+    for fine in ["dora:", "emil:", "fay:"] {
+        assert!(!report.contains(fine), "{fine} has no problem: {report}");
+    }
+
+    let server = start(dir.path(), &envs);
+    let me = |name: &'static str, password: &'static str| {
+        let base = server.base.clone();
+        async move {
+            let response = login(&base, name, password).await;
+            assert_eq!(
+                response.status(),
+                200,
+                "{name} logs in with the CSV password"
+            );
+            let cookie = common::cookie_from(&response).unwrap();
+            let me: Value = reqwest::Client::new()
+                .get(format!("{base}/api/v1/me"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            me["user"].clone()
+        }
+    };
+    let dora = me("dora", "explorer-2024").await;
+    assert_eq!(dora["email"], "dora@example.com");
+    assert!(
+        !dora["avatar_url"].as_str().unwrap().contains("default"),
+        "{dora}"
+    );
+    // Saved twice: two `Unnamed` columns before the named ones.
+    let emil = me("emil", "kaffee&kuchen").await;
+    assert_eq!(emil["email"], "emil@example.net");
+    assert!(emil["avatar_url"].as_str().unwrap().contains("default"));
+    let fay = me("fay", "sunflower, seeds").await;
+    assert!(fay["email"].is_null(), "{fay}");
+    assert!(
+        !fay["avatar_url"].as_str().unwrap().contains("default"),
+        "{fay}"
+    );
+}
+
 #[tokio::test]
 async fn seed_users_creates_accounts_that_can_log_in() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,8 @@
 //!
 //! The old app kept `users.txt` (one `username password` per line), one
 //! `<username>.csv` per user (columns: username, password, profile photo,
-//! email) and photos under `static/`. Passwords were plain text: they are
+//! email, written by pandas with its index column) and photos under
+//! `static/`. Passwords were plain text: they are
 //! hashed with Argon2id at once and never stored or logged as text. Emails
 //! come in unverified; photos go through the upload pipeline. Usernames are
 //! kept as they are; invalid ones are reported, never changed. Running it
@@ -55,25 +56,77 @@ struct LegacyUser {
     email: Option<String>,
 }
 
-/// Splits one CSV line (commas, double-quoted fields with "" escapes).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
+/// The columns of a `<name>.csv`, found by their header names. The old app
+/// wrote these files with pandas' `to_csv`, which adds an unnamed index
+/// column, and re-wrote them on every profile save, adding `Unnamed: 0`
+/// columns: only the named columns matter, wherever they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Columns {
+    username: usize,
+    password: Option<usize>,
+    photo: Option<usize>,
+    email: Option<usize>,
+}
+
+impl Columns {
+    /// The layout a header row names; `None` when it has no `username`.
+    fn from_header(header: &csv::StringRecord) -> Option<Columns> {
+        let find = |names: &[&str]| {
+            header.iter().position(|h| {
+                let h = h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
+                names.contains(&h.as_str())
+            })
+        };
+        Some(Columns {
+            username: find(&["username"])?,
+            password: find(&["password"]),
+            photo: find(&["profile photo", "profile_photo", "photo"]),
+            email: find(&["email", "e-mail"]),
+        })
     }
-    fields.push(field);
-    fields.into_iter().map(|f| f.trim().to_owned()).collect()
+
+    /// Files without a header row: username, password, photo, email.
+    const POSITIONAL: Columns = Columns {
+        username: 0,
+        password: Some(1),
+        photo: Some(2),
+        email: Some(3),
+    };
+}
+
+/// The user's row of their `<name>.csv`, read with a real CSV reader.
+fn read_csv_row(text: &str, name: &str) -> Result<Option<LegacyUser>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut columns = None;
+    for (number, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("line {}: {e}", number + 1))?;
+        if number == 0 {
+            if let Some(found) = Columns::from_header(&record) {
+                columns = Some(found);
+                continue;
+            }
+        }
+        let columns = columns.unwrap_or(Columns::POSITIONAL);
+        let field = |index: Option<usize>| {
+            index
+                .and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        if field(Some(columns.username)).as_deref() != Some(name) {
+            continue;
+        }
+        return Ok(Some(LegacyUser {
+            password: field(columns.password).unwrap_or_default(),
+            photo: field(columns.photo),
+            email: field(columns.email),
+        }));
+    }
+    Ok(None)
 }
 
 fn read_users(dir: &Path, summary: &mut Summary) -> std::io::Result<BTreeMap<String, LegacyUser>> {
@@ -105,25 +158,24 @@ fn read_users(dir: &Path, summary: &mut Summary) -> std::io::Result<BTreeMap<Str
         if name.contains(['/', '\\']) || name.starts_with('.') {
             continue;
         }
-        let Ok(csv) = std::fs::read_to_string(dir.join(format!("{name}.csv"))) else {
+        let file = format!("{name}.csv");
+        let Ok(text) = std::fs::read_to_string(dir.join(&file)) else {
             continue;
         };
-        for line in csv.lines() {
-            let fields = csv_fields(line);
-            if fields
-                .first()
-                .is_some_and(|f| f.eq_ignore_ascii_case("username"))
-            {
-                continue;
+        match read_csv_row(&text, name) {
+            Ok(Some(row)) => {
+                if !row.password.is_empty() {
+                    user.password = row.password;
+                }
+                user.photo = row.photo;
+                user.email = row.email;
             }
-            if fields.first() != Some(name) {
-                continue;
-            }
-            if let Some(password) = fields.get(1).filter(|p| !p.is_empty()) {
-                user.password = password.clone();
-            }
-            user.photo = fields.get(2).filter(|p| !p.is_empty()).cloned();
-            user.email = fields.get(3).filter(|e| !e.is_empty()).cloned();
+            Ok(None) => summary.warnings.push(format!(
+                "{name}: {file} has no row for this user; photo and email not carried over"
+            )),
+            Err(reason) => summary.warnings.push(format!(
+                "{name}: {file} is not readable CSV ({reason}); photo and email not carried over"
+            )),
         }
     }
     Ok(found)
@@ -241,14 +293,31 @@ pub async fn run(db: &Db, dir: &Path) -> std::io::Result<Summary> {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_fields;
+    use super::read_csv_row;
 
     #[test]
-    fn csv_lines_split_with_quotes() {
-        assert_eq!(csv_fields("a,b, c ,"), vec!["a", "b", "c", ""]);
-        assert_eq!(
-            csv_fields("\"x,y\",\"say \"\"hi\"\"\""),
-            vec!["x,y", "say \"hi\""]
-        );
+    fn pandas_files_are_read_by_their_header_names() {
+        let once = ",username,password,profile photo,email\n0,alice,pw one,a.png,a@x.io\n";
+        let user = read_csv_row(once, "alice").unwrap().unwrap();
+        assert_eq!(user.password, "pw one");
+        assert_eq!(user.photo.as_deref(), Some("a.png"));
+        assert_eq!(user.email.as_deref(), Some("a@x.io"));
+        let twice = ",Unnamed: 0.1,Unnamed: 0,username,password,profile photo,email\n\
+                     0,0,0,bob,\"with, comma\",,\n";
+        let user = read_csv_row(twice, "bob").unwrap().unwrap();
+        assert_eq!(user.password, "with, comma");
+        assert_eq!((user.photo, user.email), (None, None));
+    }
+
+    #[test]
+    fn headerless_files_are_positional_and_other_rows_are_ignored() {
+        let user = read_csv_row("carol,pw,c.png,c@x.io\n", "carol")
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.email.as_deref(), Some("c@x.io"));
+        assert!(read_csv_row("username,password\nsomeone,pw\n", "carol")
+            .unwrap()
+            .is_none());
+        assert!(read_csv_row("a,\"unterminated\n", "a").is_ok());
     }
 }
