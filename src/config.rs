@@ -122,6 +122,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
     pub socket_buffer: u32,
 
+    /// How SQLite commits: `full` (every acknowledged message is on disk,
+    /// even after a power loss) or `normal` (survives a crash of the
+    /// process, not of the machine; faster on slow disks).
+    #[arg(long, env = "CHATROOM_SQLITE_SYNCHRONOUS", default_value = "full")]
+    pub sqlite_synchronous: crate::db::SqliteSync,
+
     /// `text` or `json`.
     #[arg(long, env = "CHATROOM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

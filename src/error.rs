@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::json;
 
 /// Field name → human reason, for 422 answers.
-pub type FieldErrors = BTreeMap<&'static str, String>;
+pub type FieldErrors = BTreeMap<String, String>;
 
 /// Every failure a request can end in.
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +56,9 @@ pub enum AppError {
 
 impl AppError {
     /// A 422 for one field.
-    pub fn field(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
         let mut fields = FieldErrors::new();
-        fields.insert(field, reason.into());
+        fields.insert(field.into(), reason.into());
         AppError::Validation(fields)
     }
 

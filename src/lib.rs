@@ -89,7 +89,7 @@ impl Application {
         // With port 0 the real port is only known now.
         config.bind = addr;
 
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with(&config.database_url, config.sqlite_synchronous).await?;
         let from = config
             .mail_from
             .parse()

@@ -306,6 +306,37 @@ async fn failed_logins_are_counted_across_instances() {
     }
 }
 
+/// Sixty wrong logins at once, half on each instance: the limit is counted
+/// in Redis before the hash, so exactly twenty are checked.
+#[tokio::test]
+async fn concurrent_failed_logins_on_two_instances_pass_the_limit_exactly() {
+    let Some(c) = cluster().await else { return };
+    let name = unique_name("racing");
+    c.a.register(&name).await;
+    let attempts = (0..60).map(|i| {
+        let app = if i % 2 == 0 { &c.a } else { &c.b };
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 8, (i % 3) as u8 + 1]))
+            .build()
+            .unwrap();
+        let name = name.clone();
+        async move {
+            app.post_json(
+                &client,
+                "/api/v1/auth/login",
+                json!({"username": name, "password": "nope nope nope"}),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, limited), (20, 40), "{statuses:?}");
+}
+
 #[tokio::test]
 async fn redis_outage_degrades_health_and_service_resumes() {
     let Some(mut c) = cluster().await else { return };

@@ -1,5 +1,6 @@
 //! JSON API routes for accounts (`/api/v1/auth/*`, `/api/v1/me*`, `/api/v1/users/*`).
 
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/me", get(me).delete(delete_me))
         .route("/api/v1/me/password", put(change_password))
         .route("/api/v1/me/email", put(change_email))
+        .route("/api/v1/me/pending-email", delete(cancel_email_change))
         .route(
             "/api/v1/me/avatar",
             put(upload_avatar)
@@ -206,8 +208,16 @@ async fn change_email(
     Ok(StatusCode::ACCEPTED)
 }
 
+async fn cancel_email_change(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> AppResult<StatusCode> {
+    profile::cancel_email_change(&state, &current.user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Reads the `photo` field of a multipart body.
-pub async fn read_photo(mut multipart: Multipart) -> AppResult<Vec<u8>> {
+pub async fn read_photo(mut multipart: Multipart) -> AppResult<Bytes> {
     let multipart_error = |err: axum::extract::multipart::MultipartError| {
         if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::TooLarge
@@ -224,7 +234,7 @@ pub async fn read_photo(mut multipart: Multipart) -> AppResult<Vec<u8>> {
             if bytes.len() > MAX_UPLOAD_BYTES {
                 return Err(AppError::TooLarge);
             }
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
     }
     Err(AppError::field("photo", "choose an image file"))
@@ -245,6 +255,7 @@ async fn upload_avatar(
     let multipart = multipart.map_err(|_| {
         AppError::UnsupportedMediaType("send the photo as multipart/form-data".into())
     })?;
+    let _reading = profile::upload_slot().await?;
     let bytes = read_photo(multipart).await?;
     let user = profile::set_avatar(&state, &current.user, bytes).await?;
     own_user(&state, &user).await

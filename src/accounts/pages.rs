@@ -282,7 +282,7 @@ async fn register_submit(
                 AppError::Validation(fields) => {
                     for (field, reason) in fields {
                         let text = format!("{} {reason}.", field_label(field));
-                        match *field {
+                        match field.as_str() {
                             "username" => page.username_error = text,
                             "password" => page.password_error = text,
                             "email" => page.email_error = text,

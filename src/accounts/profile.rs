@@ -1,7 +1,7 @@
 //! What a signed-in user does with their own account: password, email,
 //! photo, sessions, deletion. Shared by the API and the profile page.
 
-use crate::accounts::service::send_verification;
+use crate::accounts::service::{mail_verification, reserve_verification_mail};
 use crate::auth::password::{hash_password, verify_password};
 use crate::auth::CurrentUser;
 use crate::db::avatars;
@@ -15,27 +15,27 @@ use crate::mail::Mail;
 use crate::state::AppState;
 use crate::views::Author;
 
-/// Checks the current password (failures count toward the login limit).
+/// Checks the current password. Each check counts as a failed login of the
+/// account before the hash is computed, and is given back when it matches.
 pub async fn confirm_password(
     state: &AppState,
     user: &User,
     password: &str,
 ) -> Result<(), AppError> {
     let key = format!("user:{}", user.id);
-    state
-        .limits
-        .login_failures_account
-        .check(&key)
-        .await
-        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let limit = &state.limits.login_failures_account;
+    limit.take(&key).await?;
     let candidate: String = password.chars().take(1024).collect();
-    if verify_password(candidate, Some(user.password_hash.clone())).await? {
+    let matches = verify_password(candidate, Some(user.password_hash.clone())).await;
+    if matches.as_ref().is_ok_and(|ok| *ok) {
+        limit.release(&key).await;
+    }
+    if matches? {
         Ok(())
     } else {
-        state.limits.login_failures_account.record(&key).await;
         Err(AppError::field(
             "current_password",
-            "is not your current password",
+            "does not match your password",
         ))
     }
 }
@@ -53,8 +53,8 @@ pub async fn change_password(
     set_password(state, &current.user, &password, Some(current.session.id)).await
 }
 
-/// Stores the hash, ends sessions other than `keep`, revokes reset links and
-/// tells the verified address.
+/// Stores the hash, ends sessions other than `keep`, revokes every mailed
+/// link (reset and verification alike) and tells the verified address.
 pub async fn set_password(
     state: &AppState,
     user: &User,
@@ -65,7 +65,7 @@ pub async fn set_password(
     users::set_password_hash(&state.db, user.id, &hash).await?;
     let ended = sessions::delete_all_of_user(&state.db, user.id, keep).await?;
     state.chat.disconnect_sessions(&ended).await;
-    tokens::revoke_all(&state.db, user.id, TokenKind::PasswordReset).await?;
+    tokens::revoke_all(&state.db, user.id).await?;
     if let (Some(email), true) = (&user.email, user.email_verified) {
         state
             .mailer
@@ -80,7 +80,8 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Mails a verification link to a new address.
+/// Mails a verification link to a new address; the links mailed before
+/// (verification and reset) stop working.
 pub async fn request_email_change(
     state: &AppState,
     user: &User,
@@ -94,7 +95,19 @@ pub async fn request_email_change(
             return Err(AppError::EmailTaken);
         }
     }
-    send_verification(state, user, &email).await
+    reserve_verification_mail(state, user, &email).await?;
+    mail_verification(state, user, &email).await
+}
+
+/// Cancels the address waiting for verification (its link stops working);
+/// `NotFound` when none waits.
+pub async fn cancel_email_change(state: &AppState, user: &User) -> Result<(), AppError> {
+    if tokens::revoke_verifications(&state.db, user.id).await? {
+        tracing::info!(user_id = user.id, "pending email change cancelled");
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
 }
 
 /// Uses a verification token: its address becomes the verified one.
@@ -127,10 +140,12 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppErro
             }
             users::UserWriteError::Db(err) => err.into(),
         })?;
+    // A new recovery address: reset links mailed to the old one end.
+    tokens::revoke_all(&state.db, user.id).await?;
     let previous = user
         .email
         .clone()
-        .filter(|old| user.email_verified && !old.eq_ignore_ascii_case(&email));
+        .filter(|old| user.email_verified && users::key(old) != users::key(&email));
     if let Some(old) = previous {
         state
             .mailer
@@ -143,8 +158,30 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppErro
         .ok_or(AppError::NotFound)
 }
 
+/// Photo uploads read into memory at once (each up to 5 MiB), whatever the
+/// number of clients uploading: the others wait their turn.
+const CONCURRENT_UPLOADS: usize = 4;
+/// How long an upload waits for its turn before it is answered 503.
+const UPLOAD_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A turn to read one photo upload; hold it while the body is read and
+/// processed, so memory stays bounded however many upload at once.
+pub async fn upload_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_UPLOADS);
+    match tokio::time::timeout(UPLOAD_QUEUE_WAIT, UPLOADS.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(AppError::Unavailable(
+            "too many photos are being uploaded right now; try again in a minute".into(),
+        )),
+    }
+}
+
 /// Processes and stores a new photo.
-pub async fn set_avatar(state: &AppState, user: &User, bytes: Vec<u8>) -> Result<User, AppError> {
+pub async fn set_avatar(
+    state: &AppState,
+    user: &User,
+    bytes: axum::body::Bytes,
+) -> Result<User, AppError> {
     static DECODERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     let _permit = DECODERS
         .acquire()

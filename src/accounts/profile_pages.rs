@@ -2,6 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/profile/avatar/remove", post(remove_photo))
         .route("/profile/password", post(change_password))
         .route("/profile/email", post(change_email))
+        .route("/profile/email/cancel", post(cancel_email))
         .route("/profile/sessions/{id}/end", post(end_session))
         .route("/profile/delete", post(delete_account))
 }
@@ -118,6 +120,7 @@ fn notice_text(code: &str) -> &'static str {
         "photo_removed" => "Your photo was removed.",
         "password" => "Your password was changed. Your other sessions were signed out.",
         "email" => "Check your inbox: we sent a link to confirm the address.",
+        "email_cancelled" => "The address change was cancelled; its link no longer works.",
         "session" => "The session was ended.",
         _ => "",
     }
@@ -192,6 +195,7 @@ async fn upload_photo(
         let multipart = multipart.map_err(|_| {
             AppError::UnsupportedMediaType("send the form as multipart/form-data".into())
         })?;
+        let _reading = profile::upload_slot().await?;
         // The token travels in the multipart body; read fields in order.
         let (token, photo) = read_token_and_photo(multipart).await?;
         if !verify_form_token(Some(&current), &headers, &token) {
@@ -216,7 +220,7 @@ async fn upload_photo(
     }
 }
 
-async fn read_token_and_photo(mut multipart: Multipart) -> Result<(String, Vec<u8>), AppError> {
+async fn read_token_and_photo(mut multipart: Multipart) -> Result<(String, Bytes), AppError> {
     let mut token = String::new();
     let malformed = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -244,7 +248,7 @@ async fn read_token_and_photo(mut multipart: Multipart) -> Result<(String, Vec<u
                 if bytes.len() > crate::domain::avatar::MAX_UPLOAD_BYTES {
                     return Err(AppError::TooLarge);
                 }
-                return Ok((token, bytes.to_vec()));
+                return Ok((token, bytes));
             }
             _ => {}
         }
@@ -266,6 +270,26 @@ async fn remove_photo(
     }
     match profile::remove_avatar(&state, &current.user).await {
         Ok(_) => see_other("/profile?done=photo_removed", None),
+        Err(err) => failed(&state, &current, err, |_, _| {}).await,
+    }
+}
+
+async fn cancel_email(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    Form(form): Form<TokenOnly>,
+) -> Response {
+    let Some(current) = user else {
+        return see_other("/login", None);
+    };
+    if !verify_form_token(Some(&current), &headers, &form.csrf_token) {
+        return failed(&state, &current, AppError::CsrfRejected, |_, _| {}).await;
+    }
+    // Nothing pending (already cancelled, or confirmed meanwhile): the page
+    // shows the state as it is now.
+    match profile::cancel_email_change(&state, &current.user).await {
+        Ok(()) | Err(AppError::NotFound) => see_other("/profile?done=email_cancelled", None),
         Err(err) => failed(&state, &current, err, |_, _| {}).await,
     }
 }

@@ -19,17 +19,8 @@ const RESET_LIFETIME_MS: i64 = 30 * 60 * 1000;
 /// same time whether or not an account matches.
 pub async fn forgot_password(state: &AppState, ip: IpAddr, email: &str) -> Result<(), AppError> {
     let email = Email::parse(email).map_err(|reason| AppError::field("email", reason))?;
-    let limited = |r: Result<(), std::time::Duration>| {
-        r.map_err(|retry_after| AppError::RateLimited { retry_after })
-    };
-    limited(state.limits.forgot_ip.hit(&ip.to_string()).await)?;
-    limited(
-        state
-            .limits
-            .forgot_email
-            .hit(&email.as_str().to_lowercase())
-            .await,
-    )?;
+    state.limits.forgot_ip.take(&ip.to_string()).await?;
+    state.limits.forgot_email.take(&email.key()).await?;
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(err) = send_reset_link(&state, &email).await {
@@ -39,8 +30,14 @@ pub async fn forgot_password(state: &AppState, ip: IpAddr, email: &str) -> Resul
     Ok(())
 }
 
+/// Mails a reset link to the account whose verified address matches — to
+/// the address as stored, never as typed: a look-alike that happens to
+/// match gets nothing.
 async fn send_reset_link(state: &AppState, email: &Email) -> Result<(), AppError> {
     let Some(user) = users::find_by_verified_email(&state.db, email.as_str()).await? else {
+        return Ok(());
+    };
+    let Some(recipient) = user.email.clone().filter(|_| user.email_verified) else {
         return Ok(());
     };
     let token = secret::random_token();
@@ -59,7 +56,7 @@ async fn send_reset_link(state: &AppState, email: &Email) -> Result<(), AppError
     );
     state
         .mailer
-        .send(email.as_str(), Mail::password_reset(&user.username, &link))
+        .send(&recipient, Mail::password_reset(&user.username, &link))
         .await?;
     Ok(())
 }

@@ -15,6 +15,8 @@ use crate::state::AppState;
 const VERIFY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 
 /// Creates an account (and mails a verification link when an email is given).
+/// The registration and the mail are counted against their limits before
+/// the password is hashed, so concurrent requests cannot pass them.
 pub async fn register(
     state: &AppState,
     ip: IpAddr,
@@ -22,23 +24,17 @@ pub async fn register(
     password: &str,
     email: Option<&str>,
 ) -> Result<User, AppError> {
-    state
-        .limits
-        .register_ip
-        .check(&ip.to_string())
-        .await
-        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let mut errors = FieldErrors::new();
     let username = Username::parse(username)
-        .map_err(|reason| errors.insert("username", reason))
+        .map_err(|reason| errors.insert("username".into(), reason))
         .ok();
     let password = Password::parse(password, username.as_ref().map_or("", |u| u.as_str()))
-        .map_err(|reason| errors.insert("password", reason))
+        .map_err(|reason| errors.insert("password".into(), reason))
         .ok();
     let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
         None => None,
         Some(raw) => Email::parse(raw)
-            .map_err(|reason| errors.insert("email", reason))
+            .map_err(|reason| errors.insert("email".into(), reason))
             .ok(),
     };
     let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
@@ -50,29 +46,52 @@ pub async fn register(
     {
         return Err(AppError::UsernameTaken);
     }
-    let hash = hash_password(password.expose().to_owned()).await?;
-    state.limits.register_ip.record(&ip.to_string()).await;
-    let user = users::create(
-        &state.db,
-        username.as_str(),
-        &hash,
-        email.as_ref().map(Email::as_str),
-    )
-    .await
-    .map_err(|err| match err {
-        UserWriteError::UsernameTaken => AppError::UsernameTaken,
-        UserWriteError::EmailTaken => AppError::EmailTaken,
-        UserWriteError::Db(err) => err.into(),
-    })?;
+    let ip_key = ip.to_string();
+    state.limits.register_ip.take(&ip_key).await?;
+    if let Some(email) = &email {
+        if let Err(err) = state.limits.verify_mail_address.take(&email.key()).await {
+            state.limits.register_ip.release(&ip_key).await;
+            return Err(err);
+        }
+    }
+    let created = async {
+        let hash = hash_password(password.expose().to_owned()).await?;
+        users::create(
+            &state.db,
+            username.as_str(),
+            &hash,
+            email.as_ref().map(Email::as_str),
+        )
+        .await
+        .map_err(|err| match err {
+            UserWriteError::UsernameTaken => AppError::UsernameTaken,
+            UserWriteError::EmailTaken => AppError::EmailTaken,
+            UserWriteError::Db(err) => err.into(),
+        })
+    }
+    .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(err) => {
+            // Nothing was created: the attempt does not count.
+            state.limits.register_ip.release(&ip_key).await;
+            if let Some(email) = &email {
+                state.limits.verify_mail_address.release(&email.key()).await;
+            }
+            return Err(err);
+        }
+    };
     tracing::info!(user_id = user.id, "account created");
     if let Some(email) = email {
-        send_verification(state, &user, &email).await?;
+        mail_verification(state, &user, &email).await?;
     }
     Ok(user)
 }
 
 /// Checks a login (username or verified email) and password, with failed
-/// attempts limited per client address and per account.
+/// attempts limited per client address and per account. Each attempt is
+/// counted as a failure before the hash is checked and given back when it
+/// succeeds, so concurrent guesses cannot pass the limits.
 pub async fn login(
     state: &AppState,
     ip: IpAddr,
@@ -81,58 +100,64 @@ pub async fn login(
 ) -> Result<User, AppError> {
     let login = login.trim();
     let ip_key = ip.to_string();
-    let user = if login.is_empty() || login.len() > 254 {
-        None
-    } else {
+    // Text that names no account is not looked up (a NUL byte would not
+    // even reach PostgreSQL).
+    let plausible = !login.is_empty() && login.len() <= 254 && !login.chars().any(char::is_control);
+    let user = if plausible {
         users::find_for_login(&state.db, login).await?
+    } else {
+        None
     };
     let account_key = match &user {
         Some(user) => format!("user:{}", user.id),
-        None => format!("name:{}", login.to_lowercase()),
+        None => format!("name:{}", users::key(login)),
     };
-    let limited = |r: Result<(), std::time::Duration>| {
-        r.map_err(|retry_after| AppError::RateLimited { retry_after })
-    };
-    limited(state.limits.login_failures_ip.check(&ip_key).await)?;
-    limited(
-        state
-            .limits
-            .login_failures_account
-            .check(&account_key)
-            .await,
-    )?;
+    let limits = &state.limits;
+    limits.login_failures_ip.take(&ip_key).await?;
+    if let Err(err) = limits.login_failures_account.take(&account_key).await {
+        limits.login_failures_ip.release(&ip_key).await;
+        return Err(err);
+    }
     let password = password.chars().take(1024).collect::<String>();
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
         Some(user) if ok => {
-            state
-                .limits
-                .login_failures_account
-                .reset(&account_key)
-                .await;
+            limits.login_failures_ip.release(&ip_key).await;
+            limits.login_failures_account.reset(&account_key).await;
             if user.suspended {
                 return Err(AppError::AccountSuspended);
             }
             Ok(user)
         }
-        _ => {
-            state.limits.login_failures_ip.record(&ip_key).await;
-            state
-                .limits
-                .login_failures_account
-                .record(&account_key)
-                .await;
-            Err(AppError::InvalidCredentials)
-        }
+        _ => Err(AppError::InvalidCredentials),
     }
 }
 
-/// Mails a link that makes `email` the user's verified address.
-pub async fn send_verification(
+/// Counts one verification mail to `email` (for `user`, when the account
+/// exists already) against the per-account and per-address limits.
+pub async fn reserve_verification_mail(
     state: &AppState,
     user: &User,
     email: &Email,
 ) -> Result<(), AppError> {
+    let account_key = format!("user:{}", user.id);
+    state.limits.verify_mail_account.take(&account_key).await?;
+    if let Err(err) = state.limits.verify_mail_address.take(&email.key()).await {
+        state.limits.verify_mail_account.release(&account_key).await;
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// Mails a link that makes `email` the user's verified address; every
+/// earlier verification and reset link of the account stops working.
+/// The mail must have been counted ([`reserve_verification_mail`]).
+pub async fn mail_verification(
+    state: &AppState,
+    user: &User,
+    email: &Email,
+) -> Result<(), AppError> {
+    tokens::revoke_all(&state.db, user.id).await?;
     let token = secret::random_token();
     tokens::create(
         &state.db,

@@ -1,11 +1,19 @@
-//! In-process rate limits: sliding-window counters for login, registration
-//! and recovery, and token buckets for chat messages.
+//! Rate limits: sliding-window counters for login, registration, recovery
+//! and mail (shared through Redis when several instances run), and token
+//! buckets for chat writes.
+//!
+//! Every window limit is counted *before* the work it guards: `acquire`
+//! checks and records one attempt in a single step (under one lock, or in
+//! one Redis script), so requests already in flight cannot all pass. Work
+//! that turns out not to count (a successful login) gives its attempt back
+//! with `release`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
+use crate::error::AppError;
 
 /// At most `max` events per `window` per key.
 #[derive(Debug)]
@@ -24,25 +32,15 @@ impl WindowLimiter {
         }
     }
 
-    /// `Err(wait)` when the key already used its allowance.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(log) = events.get_mut(key) else {
-            return Ok(());
-        };
-        Self::expire(log, now, self.window);
-        if log.len() >= self.max {
-            let oldest = log.front().copied().unwrap_or(now);
-            return Err(self.window.saturating_sub(now - oldest));
-        }
-        Ok(())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts one event for the key.
-    pub fn record(&self, key: &str) {
+    /// Counts one event for the key, unless it already used its allowance:
+    /// then `Err(wait)` and nothing is counted. Check and count are one step.
+    pub fn acquire(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut events = self.lock();
         if events.len() > 100_000 {
             let window = self.window;
             events.retain(|_, log| {
@@ -52,20 +50,28 @@ impl WindowLimiter {
         }
         let log = events.entry(key.to_owned()).or_default();
         Self::expire(log, now, self.window);
+        if log.len() >= self.max {
+            let oldest = log.front().copied().unwrap_or(now);
+            return Err(self.window.saturating_sub(now - oldest));
+        }
         log.push_back(now);
+        Ok(())
     }
 
-    /// Checks, then counts: for limits on attempts rather than failures.
-    pub fn hit(&self, key: &str) -> Result<(), Duration> {
-        self.check(key)?;
-        self.record(key);
-        Ok(())
+    /// Gives back the key's newest event (an attempt that did not count).
+    pub fn release(&self, key: &str) {
+        let mut events = self.lock();
+        if let Some(log) = events.get_mut(key) {
+            log.pop_back();
+            if log.is_empty() {
+                events.remove(key);
+            }
+        }
     }
 
     /// Forgets the key's events.
     pub fn reset(&self, key: &str) {
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        events.remove(key);
+        self.lock().remove(key);
     }
 
     fn expire(log: &mut VecDeque<Instant>, now: Instant, window: Duration) {
@@ -112,6 +118,28 @@ impl TokenBucket {
     }
 }
 
+/// Counts one attempt when the key is under its allowance; answers the
+/// remaining window in milliseconds (negative) when it is not. One script,
+/// so concurrent callers on every instance are counted in one order.
+const ACQUIRE_SCRIPT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 1 then ttl = 1 end
+  return -ttl
+end
+return n
+";
+
+/// Gives one attempt back (never below zero).
+const RELEASE_SCRIPT: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+";
+
 /// A window limit that holds across instances when Redis is configured
 /// (a fixed-window counter per key), and in-process otherwise. Should Redis
 /// fail, the in-process limiter takes over rather than letting everything pass.
@@ -141,57 +169,51 @@ impl SharedLimiter {
         format!("{}:rl:{}:{key}", self.prefix, self.name)
     }
 
-    /// `Err(wait)` when the key already used its allowance.
-    pub async fn check(&self, key: &str) -> Result<(), Duration> {
+    /// Counts one attempt for the key, or answers `Err(wait)` (and counts
+    /// nothing) when the key already used its allowance.
+    pub async fn acquire(&self, key: &str) -> Result<(), Duration> {
         let Some(conn) = &self.redis else {
-            return self.local.check(key);
+            return self.local.acquire(key);
         };
         let mut conn = conn.clone();
-        let redis_key = self.key(key);
-        let reply: redis::RedisResult<(Option<u32>, i64)> = redis::pipe()
-            .get(&redis_key)
-            .pttl(&redis_key)
-            .query_async(&mut conn)
+        let window_ms = u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX);
+        let reply: redis::RedisResult<i64> = redis::Script::new(ACQUIRE_SCRIPT)
+            .key(self.key(key))
+            .arg(self.max)
+            .arg(window_ms)
+            .invoke_async(&mut conn)
             .await;
         match reply {
-            Ok((Some(count), ttl)) if count >= self.max => {
-                Err(Duration::from_millis(ttl.max(1000) as u64))
-            }
+            Ok(n) if n < 0 => Err(Duration::from_millis(n.unsigned_abs())),
             Ok(_) => Ok(()),
             Err(err) => {
                 tracing::warn!(error = %err, limit = self.name, "redis unavailable; limiting locally");
-                self.local.check(key)
+                self.local.acquire(key)
             }
         }
     }
 
-    /// Counts one event for the key.
-    pub async fn record(&self, key: &str) {
-        self.local.record(key);
-        let Some(conn) = &self.redis else { return };
-        let mut conn = conn.clone();
-        let redis_key = self.key(key);
-        let window_ms = self.window.as_millis() as i64;
-        let reply: redis::RedisResult<()> = redis::pipe()
-            .incr(&redis_key, 1)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&redis_key)
-            .arg(window_ms)
-            .arg("NX")
-            .ignore()
-            .query_async(&mut conn)
-            .await;
-        if let Err(err) = reply {
-            tracing::warn!(error = %err, limit = self.name, "redis unavailable; counted locally");
-        }
+    /// [`acquire`](Self::acquire), as the error every route answers.
+    pub async fn take(&self, key: &str) -> Result<(), AppError> {
+        self.acquire(key)
+            .await
+            .map_err(|retry_after| AppError::RateLimited { retry_after })
     }
 
-    /// Checks, then counts.
-    pub async fn hit(&self, key: &str) -> Result<(), Duration> {
-        self.check(key).await?;
-        self.record(key).await;
-        Ok(())
+    /// Gives back one attempt counted by `acquire` (it did not count after all).
+    pub async fn release(&self, key: &str) {
+        let Some(conn) = &self.redis else {
+            return self.local.release(key);
+        };
+        let mut conn = conn.clone();
+        let reply: redis::RedisResult<i64> = redis::Script::new(RELEASE_SCRIPT)
+            .key(self.key(key))
+            .invoke_async(&mut conn)
+            .await;
+        if let Err(err) = reply {
+            tracing::warn!(error = %err, limit = self.name, "redis unavailable");
+            self.local.release(key);
+        }
     }
 
     /// Forgets the key's events.
@@ -213,6 +235,11 @@ impl SharedLimiter {
 /// Public rooms one account may create per hour.
 pub const ROOMS_PER_HOUR: u32 = 30;
 
+/// Verification mails one account may cause per hour.
+pub const VERIFY_MAILS_PER_ACCOUNT: u32 = 5;
+/// Verification mails one address may receive per hour, from all accounts.
+pub const VERIFY_MAILS_PER_ADDRESS: u32 = 3;
+
 /// Every limit the server enforces.
 #[derive(Debug)]
 pub struct RateLimits {
@@ -228,6 +255,10 @@ pub struct RateLimits {
     pub forgot_email: SharedLimiter,
     /// Public rooms created per account.
     pub room_create_account: SharedLimiter,
+    /// Verification mails per account.
+    pub verify_mail_account: SharedLimiter,
+    /// Verification mails per recipient address (its comparison key).
+    pub verify_mail_address: SharedLimiter,
 }
 
 impl RateLimits {
@@ -246,6 +277,18 @@ impl RateLimits {
             forgot_ip: SharedLimiter::new("forgot_ip", 10, hour, cluster),
             forgot_email: SharedLimiter::new("forgot_email", 3, hour, cluster),
             room_create_account: SharedLimiter::new("room_create", ROOMS_PER_HOUR, hour, cluster),
+            verify_mail_account: SharedLimiter::new(
+                "verify_account",
+                VERIFY_MAILS_PER_ACCOUNT,
+                hour,
+                cluster,
+            ),
+            verify_mail_address: SharedLimiter::new(
+                "verify_address",
+                VERIFY_MAILS_PER_ADDRESS,
+                hour,
+                cluster,
+            ),
         }
     }
 }
@@ -257,22 +300,50 @@ mod tests {
     #[test]
     fn window_blocks_after_max_and_reports_wait() {
         let limiter = WindowLimiter::new(2, Duration::from_secs(60));
-        assert!(limiter.hit("a").is_ok());
-        assert!(limiter.hit("a").is_ok());
-        let wait = limiter.hit("a").unwrap_err();
+        assert!(limiter.acquire("a").is_ok());
+        assert!(limiter.acquire("a").is_ok());
+        let wait = limiter.acquire("a").unwrap_err();
         assert!(wait > Duration::from_secs(50) && wait <= Duration::from_secs(60));
-        assert!(limiter.hit("b").is_ok(), "keys are independent");
+        assert!(limiter.acquire("b").is_ok(), "keys are independent");
         limiter.reset("a");
-        assert!(limiter.hit("a").is_ok());
+        assert!(limiter.acquire("a").is_ok());
     }
 
     #[test]
     fn window_forgets_old_events() {
         let limiter = WindowLimiter::new(1, Duration::from_millis(20));
-        assert!(limiter.hit("a").is_ok());
-        assert!(limiter.hit("a").is_err());
+        assert!(limiter.acquire("a").is_ok());
+        assert!(limiter.acquire("a").is_err());
         std::thread::sleep(Duration::from_millis(30));
-        assert!(limiter.hit("a").is_ok());
+        assert!(limiter.acquire("a").is_ok());
+    }
+
+    #[test]
+    fn a_released_attempt_is_given_back() {
+        let limiter = WindowLimiter::new(2, Duration::from_secs(60));
+        assert!(limiter.acquire("a").is_ok());
+        assert!(limiter.acquire("a").is_ok());
+        limiter.release("a");
+        assert!(limiter.acquire("a").is_ok());
+        assert!(limiter.acquire("a").is_err());
+        limiter.release("never-used");
+    }
+
+    #[test]
+    fn concurrent_attempts_never_pass_the_limit() {
+        let limiter = std::sync::Arc::new(WindowLimiter::new(20, Duration::from_secs(60)));
+        let threads: Vec<_> = (0..60)
+            .map(|_| {
+                let limiter = limiter.clone();
+                std::thread::spawn(move || limiter.acquire("k").is_ok())
+            })
+            .collect();
+        let passed = threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or(false))
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(passed, 20);
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn parse_id(name: &'static str, param: Param<'_>, errors: &mut FieldErrors) -> O
     match parsed {
         Some(v) if v >= 0 => Some(v),
         _ => {
-            errors.insert(name, "must be a non-negative integer".into());
+            errors.insert(name.into(), "must be a non-negative integer".into());
             None
         }
     }
@@ -41,7 +41,7 @@ pub fn parse_page(before: Param<'_>, after: Param<'_>, limit: Param<'_>) -> Resu
     let limit = match parse_id("limit", limit, &mut errors) {
         None => DEFAULT_LIMIT,
         Some(0) => {
-            errors.insert("limit", "must be between 1 and 100".into());
+            errors.insert("limit".into(), "must be between 1 and 100".into());
             DEFAULT_LIMIT
         }
         Some(n) => n.min(MAX_LIMIT),

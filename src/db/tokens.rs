@@ -87,17 +87,28 @@ pub async fn pending_email(db: &Db, user_id: i64) -> sqlx::Result<Option<String>
     Ok(row.and_then(|(email,)| email))
 }
 
-/// Invalidates every unused token of this kind for the user.
-pub async fn revoke_all(db: &Db, user_id: i64, kind: TokenKind) -> sqlx::Result<()> {
-    sqlx::query(
+/// Invalidates every unused token of the user, of every kind (verification
+/// and reset links alike).
+pub async fn revoke_all(db: &Db, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Invalidates the user's unused verification links (a cancelled address).
+pub async fn revoke_verifications(db: &Db, user_id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE tokens SET used_at = $1 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL",
     )
     .bind(now_ms())
     .bind(user_id)
-    .bind(kind.as_str())
+    .bind(TokenKind::VerifyEmail.as_str())
     .execute(&db.pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// The owner of a usable (unused, unexpired) token, without using it.

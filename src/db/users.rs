@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{is_unique_violation, now_ms, Db};
+use super::{is_unique_violation, now_ms, Backend, Db};
 
 /// A stored account.
 #[derive(Debug, Clone)]
@@ -63,18 +63,28 @@ pub enum UserWriteError {
     Db(#[from] sqlx::Error),
 }
 
-/// The case-insensitive key of a username or email address.
+/// The comparison key of a username or email address
+/// ([`crate::domain::comparison_key`]).
 pub fn key(value: &str) -> String {
-    value.to_lowercase()
+    crate::domain::comparison_key(value)
 }
 
-/// Inserts a new account; `email` starts unverified.
+/// Inserts a new account; `email` starts unverified. The first account of
+/// an empty database is the admin: on PostgreSQL, registrations take a
+/// transaction lock first so that two racing on an empty table cannot both
+/// see it empty (SQLite serialises writers already).
 pub async fn create(
     db: &Db,
     username: &str,
     password_hash: &str,
     email: Option<&str>,
 ) -> Result<User, UserWriteError> {
+    let mut tx = db.pool.begin().await?;
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(727275)) AS locked")
+            .execute(&mut *tx)
+            .await?;
+    }
     let row: Result<UserRow, _> = sqlx::query_as(
         "INSERT INTO users (username, username_key, password_hash, email, email_key, email_verified, created_at, is_admin) \
          VALUES ($1, $2, $3, $4, $5, 0, $6, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END) \
@@ -86,10 +96,13 @@ pub async fn create(
     .bind(email)
     .bind(email.map(key))
     .bind(now_ms())
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *tx)
     .await;
     match row {
-        Ok(row) => Ok(row.into()),
+        Ok(row) => {
+            tx.commit().await?;
+            Ok(row.into())
+        }
         Err(err) if is_unique_violation(&err) => Err(UserWriteError::UsernameTaken),
         Err(err) => Err(err.into()),
     }

@@ -39,6 +39,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// How the address is compared and looked up ([`super::comparison_key`]).
+    pub fn key(&self) -> String {
+        super::comparison_key(&self.0)
+    }
 }
 
 impl fmt::Display for Email {

@@ -23,8 +23,9 @@ pub async fn create(
     topic: Option<&str>,
 ) -> Result<RoomView, AppError> {
     let mut errors = FieldErrors::new();
-    let name = RoomName::parse(name).map_err(|reason| errors.insert("name", reason));
-    let topic = parse_topic(topic.unwrap_or("")).map_err(|reason| errors.insert("topic", reason));
+    let name = RoomName::parse(name).map_err(|reason| errors.insert("name".into(), reason));
+    let topic =
+        parse_topic(topic.unwrap_or("")).map_err(|reason| errors.insert("topic".into(), reason));
     let (Ok(name), Ok(topic)) = (name, topic) else {
         return Err(AppError::Validation(errors));
     };
@@ -35,9 +36,8 @@ pub async fn create(
     state
         .limits
         .room_create_account
-        .hit(&format!("user:{me}"))
-        .await
-        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+        .take(&format!("user:{me}"))
+        .await?;
     match rooms::create_public(&state.db, &id, name.as_str(), &topic, me).await {
         Ok(()) => {}
         Err(rooms::CreateError::Taken) => return Err(AppError::RoomNameTaken),

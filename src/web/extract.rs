@@ -1,15 +1,16 @@
 //! Request extractors that answer bad input with our JSON errors.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::{AppError, FieldErrors};
+use crate::error::AppError;
 
 /// A JSON body: 415 without a JSON content type, 413 over the limit,
 /// 400 `invalid_json` for syntax errors, 422 naming the field for wrong types.
@@ -57,20 +58,32 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if !value.is_object() {
         return Err(AppError::field("body", "must be a JSON object"));
     }
+    reject_nul(&value, "")?;
     // Deserialize from the text (not the Value) so errors come in document order.
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let message = err.inner().to_string();
-        let field = if path.is_empty() || path == "." {
-            missing_field_name(&message).unwrap_or_else(|| "body".to_owned())
-        } else {
-            path
-        };
-        let mut fields = FieldErrors::new();
-        fields.insert(leak_field(field), message);
-        AppError::Validation(fields)
-    })
+    serde_path_to_error::deserialize(&mut deserializer).map_err(field_error)
+}
+
+/// Deserializes an already parsed JSON object (a socket event's data) with
+/// the same rules and errors as a request body.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    if !value.is_object() {
+        return Err(AppError::field("data", "must be a JSON object"));
+    }
+    reject_nul(&value, "")?;
+    serde_path_to_error::deserialize(value).map_err(field_error)
+}
+
+/// A 422 naming the field a deserializer stopped at.
+fn field_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>) -> AppError {
+    let path = err.path().to_string();
+    let message = err.inner().to_string();
+    let field = if path.is_empty() || path == "." {
+        missing_field_name(&message).unwrap_or_else(|| "body".to_owned())
+    } else {
+        path
+    };
+    AppError::field(field, message)
 }
 
 fn missing_field_name(message: &str) -> Option<String> {
@@ -78,23 +91,67 @@ fn missing_field_name(message: &str) -> Option<String> {
     rest.split('`').next().map(str::to_owned)
 }
 
-/// Field names are a small, fixed set (our request structs); keep the ones
-/// we know as static strings and fold anything else into "body".
-fn leak_field(field: String) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "username",
-        "password",
-        "email",
-        "token",
-        "new_password",
-        "current_password",
-        "text",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| **k == field)
-        .copied()
-        .unwrap_or("body")
+/// Refuses a NUL character anywhere in a JSON document (keys included):
+/// no field of ours may hold one, and PostgreSQL cannot store it.
+pub fn reject_nul(value: &serde_json::Value, path: &str) -> Result<(), AppError> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.contains('\0') => {
+            let field = if path.is_empty() { "body" } else { path };
+            Err(AppError::field(field, NUL_REASON))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| reject_nul(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            if key.contains('\0') {
+                return Err(AppError::field("body", NUL_REASON));
+            }
+            let field = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            reject_nul(item, &field)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Why text with a NUL character is refused.
+pub const NUL_REASON: &str = "must not contain NUL characters";
+
+/// Query parameters: `400 bad_request` (JSON) when the query string is not
+/// decodable, `422` naming the parameter when a value holds a NUL.
+pub struct ApiQuery(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Query(query) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                AppError::BadRequest(format!(
+                    "the query string is not valid: {}",
+                    rejection.body_text()
+                ))
+            })?;
+        for (name, value) in &query {
+            if name.contains('\0') || value.contains('\0') {
+                return Err(AppError::field(name.replace('\0', ""), NUL_REASON));
+            }
+        }
+        Ok(ApiQuery(query))
+    }
+}
+
+impl ApiQuery {
+    /// One parameter, when given.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.0.get(name)
+    }
 }
 
 /// The address of the client (the TCP peer).
