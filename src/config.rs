@@ -118,7 +118,7 @@ pub struct Config {
 
     /// Packets a chat socket may have waiting; a socket found full is
     /// disconnected (with the rest of its room) rather than skipped.
-    #[arg(long, env = "CHATROOM_SOCKET_BUFFER", default_value_t = crate::chat::delivery::SOCKET_BUFFER,
+    #[arg(long, env = "CHATROOM_SOCKET_BUFFER", default_value_t = crate::live::delivery::SOCKET_BUFFER,
           value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
     pub socket_buffer: u32,
 

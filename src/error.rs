@@ -109,6 +109,12 @@ impl From<sqlx::Error> for AppError {
         if is_transient(&err) {
             return AppError::Unavailable(err.to_string());
         }
+        if is_bad_value(&err) {
+            // Input reached the database that an edge should have refused:
+            // still the client's fault, never a 500; logged to be fixed.
+            tracing::warn!(error = %err, "a request value the database refused");
+            return AppError::BadRequest("a value in the request cannot be stored".into());
+        }
         AppError::Internal(anyhow::Error::new(err).context("database"))
     }
 }
@@ -122,6 +128,15 @@ fn is_storage_full(err: &sqlx::Error) -> bool {
                 || code == "53100"
                 || db.message().to_ascii_lowercase().contains("disk is full")
         }
+        _ => false,
+    }
+}
+
+/// PostgreSQL's data exceptions (class 22: a NUL byte in text, a number
+/// out of range, …): the value was bad, not the server.
+fn is_bad_value(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("22")),
         _ => false,
     }
 }

@@ -13,7 +13,9 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod live;
 pub mod mail;
+pub mod messages;
 pub mod rooms;
 pub mod state;
 pub mod views;
@@ -34,13 +36,14 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::auth::rate_limit::RateLimits;
-use crate::chat::bus::ClusterAdapter;
-use crate::chat::redis_driver::ResilientDriver;
-use crate::chat::{Bus, Chat};
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Db;
+use crate::live::bus::ClusterAdapter;
+use crate::live::redis_driver::ResilientDriver;
+use crate::live::{Bus, Live};
 use crate::mail::{Mailer, Transport};
+use crate::messages::Messages;
 use crate::state::{AppState, Inner};
 use socketioxide_redis::{RedisAdapterConfig, RedisAdapterCtr};
 
@@ -137,26 +140,31 @@ impl Application {
                 (Bus::Redis(io), SocketLayer::Redis(layer))
             }
         };
-        let chat = Chat::start(bus, db.clone(), cluster.as_ref(), config.chat_rate)
+        let live = Live::start(bus, db.clone(), cluster.as_ref())
             .await
             .map_err(StartError::Redis)?;
+        let messages = Messages::start(db.clone(), &live, config.chat_rate);
         let limits = RateLimits::new(config.login_limit, config.register_limit, cluster.as_ref());
         let state = AppState::new(Inner {
             config,
             db,
             limits,
             mailer,
-            chat,
+            live,
+            messages,
             cluster,
         });
-        state.chat.register().await.map_err(StartError::Redis)?;
+        chat::register(state.live.bus())
+            .await
+            .map_err(StartError::Redis)?;
+        chat::spawn_session_sweep(state.clone());
         spawn_housekeeping(state.clone());
         auth::password::warm_up();
 
         let router = Router::new()
             .merge(accounts::api::router())
             .merge(accounts::pages::router())
-            .merge(chat::api::router())
+            .merge(messages::api::router())
             .merge(rooms::api::router())
             .merge(accounts::moderation::router())
             .merge(accounts::profile_pages::router())
@@ -214,8 +222,8 @@ impl Application {
     /// in-flight requests finish.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         let max_per_ip = self.state.config.max_connections_per_ip;
-        let chat = self.state.chat.clone();
-        server::serve(self.listener, self.router, chat, max_per_ip, shutdown).await;
+        let live = self.state.live.clone();
+        server::serve(self.listener, self.router, live, max_per_ip, shutdown).await;
     }
 }
 

@@ -64,7 +64,7 @@ impl Drop for Slot {
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
-    chat: crate::chat::Chat,
+    live: crate::live::Live,
     max_per_ip: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
@@ -129,7 +129,7 @@ pub(crate) async fn serve(
     }
     tracing::info!("shutting down: closing live chat connections");
     drop(listener);
-    chat.close().await;
+    live.close().await;
     let _ = stop_tx.send(true);
     drop(alive_tx);
     if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv())

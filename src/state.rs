@@ -4,13 +4,15 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::auth::rate_limit::RateLimits;
-use crate::chat::Chat;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Db;
+use crate::live::Live;
 use crate::mail::Mailer;
+use crate::messages::Messages;
 
-/// Shared handles: configuration, database, limits, mail, live chat.
+/// Shared handles: configuration, database, limits, mail, live sockets,
+/// the message writer.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
@@ -20,7 +22,8 @@ pub struct Inner {
     pub db: Db,
     pub limits: RateLimits,
     pub mailer: Mailer,
-    pub chat: Chat,
+    pub live: Live,
+    pub messages: Messages,
     /// Redis, when several instances act as one.
     pub cluster: Option<Cluster>,
 }

@@ -15,14 +15,24 @@ pub fn avatar_url(user_id: i64, username: &str, avatar_hash: Option<&str>) -> St
     }
 }
 
-/// A user as anyone may see them.
+/// A user as others see them. `is_admin` is shown to signed-in people only
+/// (SECURITY.md: what a signed-out caller can learn).
 #[derive(Debug, Clone, Serialize)]
 pub struct PublicUser {
     pub id: i64,
     pub username: String,
     pub avatar_url: String,
     pub created_at: String,
-    pub is_admin: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_admin: Option<bool>,
+}
+
+impl PublicUser {
+    /// The profile as a signed-out caller sees it: no roles.
+    pub fn for_anyone(mut self) -> Self {
+        self.is_admin = None;
+        self
+    }
 }
 
 impl From<&User> for PublicUser {
@@ -32,7 +42,7 @@ impl From<&User> for PublicUser {
             username: user.username.clone(),
             avatar_url: avatar_url(user.id, &user.username, user.avatar_hash.as_deref()),
             created_at: rfc3339(user.created_at),
-            is_admin: user.is_admin,
+            is_admin: Some(user.is_admin),
         }
     }
 }
@@ -94,6 +104,10 @@ pub struct MessageView {
     pub edited_at: Option<String>,
     pub deleted: bool,
     pub reactions: Vec<ReactionView>,
+    /// The id its sender chose, on the ack and broadcast of a new message
+    /// only (never stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// Everyone who reacted to a message with one emoji.
@@ -159,6 +173,7 @@ impl From<StoredMessage> for MessageView {
             edited_at: m.edited_at.map(rfc3339),
             deleted,
             reactions: Vec::new(),
+            client_id: None,
         }
     }
 }

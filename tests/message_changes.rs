@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::rooms::{
     api, assert_ack_error, assert_error, connect, create_room, delete, drain, encode, get, id_of,
-    join, leave, message_ids, messages_until, my_room, open_dm, patch, put, reaction,
+    join, leave, message_ids, messages_until, my_room, open_dm, patch, post, put, reaction,
     reaction_user_ids, send, user, User, EMOJIS, HEART, QUIET, THUMBS,
 };
 use common::sio::{self, ConnectError};
@@ -729,6 +729,74 @@ async fn the_first_account_is_an_admin_and_later_ones_are_not() {
     assert_eq!(me["user"]["is_admin"], false, "{me}");
 }
 
+/// Signed out, a profile shows what SPEC names and nothing of roles; no
+/// answer tells anyone whether an account is suspended.
+#[tokio::test]
+async fn roles_and_suspensions_are_not_revealed_to_strangers() {
+    let app = spawn_app().await;
+    let admin = user(&app, "admin").await;
+    let bob = user(&app, "bob").await;
+    let carol = user(&app, "carol").await;
+    let stranger = reqwest::Client::new();
+    for name in [&admin.name, &bob.name] {
+        let body: Value = stranger
+            .get(app.url(&format!("/api/v1/users/{name}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut keys: Vec<&str> = body["user"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["avatar_url", "created_at", "id", "username"],
+            "{body}"
+        );
+    }
+    let (_, seen) = get(&app, &bob, &format!("/api/v1/users/{}", admin.name)).await;
+    assert_eq!(
+        seen["user"]["is_admin"], true,
+        "signed-in people see who moderates"
+    );
+
+    // Carol is suspended: looking her up and opening a DM with her answer
+    // exactly as for anyone else.
+    let path = format!("/api/v1/admin/users/{}/suspension", carol.name);
+    assert_eq!(put(&app, &admin, &path).await.0, 204);
+    let (status, profile) = get(&app, &bob, &format!("/api/v1/users/{}", carol.name)).await;
+    assert_eq!(status, 200);
+    assert_eq!(profile["user"]["username"], carol.name.as_str());
+    assert!(profile["user"].get("suspended").is_none(), "{profile}");
+    let (status, dm) = post(&app, &bob, "/api/v1/dms", json!({"username": carol.name})).await;
+    assert_eq!(status, 200, "{dm}");
+    assert_eq!(dm["room"]["kind"], "dm");
+    assert_eq!(dm["room"]["peer"]["username"], carol.name.as_str());
+    // The message waits for her.
+    let dm_id = dm["room"]["id"].as_str().unwrap().to_owned();
+    let mut b = connect(&app, &bob).await;
+    send(&mut b, &dm_id, "when you are back").await;
+    assert_eq!(delete(&app, &admin, &path).await.0, 204);
+    let response = login(&app, &carol.name).await;
+    let cookie = common::cookie_from(&response).unwrap();
+    let history: Value = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/rooms/{dm_id}/messages")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["messages"][0]["text"], "when you are back");
+}
+
 #[tokio::test]
 async fn only_admins_suspend_and_never_themselves() {
     let app = spawn_app().await;
@@ -935,11 +1003,13 @@ async fn admins_delete_any_message_but_edit_only_their_own() {
     );
 
     // A reported DM message: the admin cannot read the DM but can delete
-    // the message by id; the answer shows no text, and both participants
-    // see the placeholder live.
+    // the message by id; the answer (204) shows nothing of it — not its
+    // text, room, author or time — and both participants see the
+    // placeholder live.
     let dm = open_dm(&app, &bob, &carol.name).await;
     let dm = dm["id"].as_str().unwrap().to_owned();
     let abuse = send(&mut b, &dm, "something abusive").await;
+    let other = send(&mut b, &dm, "something else").await;
     assert_error(
         &get(&app, &admin, &format!("/api/v1/rooms/{dm}/messages")).await,
         404,
@@ -948,11 +1018,22 @@ async fn admins_delete_any_message_but_edit_only_their_own() {
     );
     c.clear("message_updated");
     let (status, body) = delete(&app, &admin, &message_path(id_of(&abuse))).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["message"]["deleted"], true);
-    assert_eq!(body["message"]["text"], "");
+    assert_eq!((status, body), (204, Value::Null));
     let seen = c.next("message_updated").await;
     assert_eq!(seen["id"], id_of(&abuse));
     assert_eq!(seen["deleted"], true);
     assert_eq!(history(&app, &bob, &dm).await[0]["text"], "");
+    // Deleting it again (walking ids) tells nothing either.
+    let (status, body) = delete(&app, &admin, &message_path(id_of(&abuse))).await;
+    assert_eq!((status, body), (204, Value::Null));
+    let ack = ad.call("delete", json!({"id": id_of(&other)})).await;
+    assert_eq!(ack, json!({"ok": true, "message": null}));
+    let ack = ad.call("delete", json!({"id": id_of(&other)})).await;
+    assert_eq!(ack, json!({"ok": true, "message": null}));
+    assert_error(
+        &delete(&app, &admin, &message_path(id_of(&other) + 1000)).await,
+        404,
+        "not_found",
+        "no such message",
+    );
 }

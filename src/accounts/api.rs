@@ -1,8 +1,8 @@
 //! JSON API routes for accounts (`/api/v1/auth/*`, `/api/v1/me*`, `/api/v1/users/*`).
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::{DefaultBodyLimit, Multipart};
-use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,12 +12,13 @@ use serde::Deserialize;
 
 use super::{profile, recovery, service};
 use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
-use crate::db::{rfc3339, sessions, tokens, users};
+use crate::db::{rfc3339, tokens, users};
 use crate::domain::avatar::MAX_UPLOAD_BYTES;
+use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{OwnUser, PublicUser, UserEnvelope};
-use crate::web::extract::{ApiJson, ClientIp};
+use crate::web::extract::{ApiJson, ApiPath, ClientIp};
 
 /// The account routes of the API.
 pub fn router() -> Router<AppState> {
@@ -107,8 +108,7 @@ async fn logout(
     MaybeUser(current): MaybeUser,
 ) -> AppResult<Response> {
     if let Some(current) = current {
-        sessions::delete(&state.db, current.session.id).await?;
-        state.chat.disconnect_sessions(&[current.session.id]).await;
+        super::sessions::end(&state, current.session.id).await?;
     }
     Ok((
         StatusCode::NO_CONTENT,
@@ -124,16 +124,23 @@ async fn me(
     own_user(&state, &current.user).await
 }
 
+/// Anyone may look a username up (registration tells whether one is taken
+/// anyway); roles are shown to signed-in people only, and suspension to
+/// nobody.
 async fn user_by_name(
     State(state): State<AppState>,
-    Path(username): Path<String>,
+    MaybeUser(viewer): MaybeUser,
+    ApiPath(username): ApiPath<String>,
 ) -> AppResult<Json<UserEnvelope<PublicUser>>> {
-    let user = users::find_by_username(&state.db, &username)
+    let username = Username::parse(&username).map_err(|_| AppError::NotFound)?;
+    let user = users::find_by_username(&state.db, username.as_str())
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(UserEnvelope {
-        user: PublicUser::from(&user),
-    }))
+    let user = match viewer {
+        Some(_) => PublicUser::from(&user),
+        None => PublicUser::from(&user).for_anyone(),
+    };
+    Ok(Json(UserEnvelope { user }))
 }
 
 #[derive(Deserialize)]
@@ -319,7 +326,7 @@ async fn list_sessions(
 async fn end_session(
     State(state): State<AppState>,
     current: CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Response> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     profile::end_session(&state, &current.user, id).await?;

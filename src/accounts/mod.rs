@@ -9,3 +9,4 @@ pub mod profile_pages;
 pub mod recovery;
 pub mod recovery_pages;
 pub mod service;
+pub mod sessions;

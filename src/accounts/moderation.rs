@@ -1,16 +1,18 @@
 //! Moderation by admins: suspending and reinstating accounts
 //! (deleting any message is in `chat::changes`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::put;
 use axum::Router;
 
 use crate::auth::CurrentUser;
+use crate::db::users;
 use crate::db::users::User;
-use crate::db::{sessions, users};
+use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::extract::ApiPath;
 
 /// The moderation routes of the API.
 pub fn router() -> Router<AppState> {
@@ -25,7 +27,8 @@ async fn target(state: &AppState, admin: &CurrentUser, username: &str) -> Result
     if !admin.user.is_admin {
         return Err(AppError::Forbidden("only an admin can do this"));
     }
-    users::find_by_username(&state.db, username)
+    let username = Username::parse(username).map_err(|_| AppError::NotFound)?;
+    users::find_by_username(&state.db, username.as_str())
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -35,16 +38,15 @@ async fn target(state: &AppState, admin: &CurrentUser, username: &str) -> Result
 async fn suspend(
     State(state): State<AppState>,
     admin: CurrentUser,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     let target = target(&state, &admin, &username).await?;
     if target.id == admin.user.id {
         return Err(AppError::field("username", "you cannot suspend yourself"));
     }
     users::set_suspended(&state.db, target.id, true).await?;
-    let ended = sessions::delete_all_of_user(&state.db, target.id, None).await?;
-    state.chat.disconnect_sessions(&ended).await;
-    state.chat.disconnect_user(target.id).await;
+    super::sessions::end_all(&state, target.id, None).await?;
+    state.live.disconnect_user(target.id).await;
     tracing::info!(admin = admin.user.id, user = target.id, "account suspended");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -52,7 +54,7 @@ async fn suspend(
 async fn reinstate(
     State(state): State<AppState>,
     admin: CurrentUser,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     let target = target(&state, &admin, &username).await?;
     users::set_suspended(&state.db, target.id, false).await?;

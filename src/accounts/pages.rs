@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::service;
 use crate::auth::csrf::{form_token, verify_form_token};
 use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
-use crate::db::sessions;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::PublicUser;
@@ -331,10 +330,9 @@ async fn logout(
         if !verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
             return AppError::CsrfRejected.into_response();
         }
-        if let Err(err) = sessions::delete(&state.db, current.session.id).await {
-            return AppError::from(err).into_response();
+        if let Err(err) = super::sessions::end(&state, current.session.id).await {
+            return err.into_response();
         }
-        state.chat.disconnect_sessions(&[current.session.id]).await;
     }
     see_other("/login", Some(clear_cookie(state.config.cookies_secure())))
 }

@@ -63,8 +63,7 @@ pub async fn set_password(
 ) -> Result<(), AppError> {
     let hash = hash_password(password.expose().to_owned()).await?;
     users::set_password_hash(&state.db, user.id, &hash).await?;
-    let ended = sessions::delete_all_of_user(&state.db, user.id, keep).await?;
-    state.chat.disconnect_sessions(&ended).await;
+    let ended = super::sessions::end_all(state, user.id, keep).await?;
     tokens::revoke_all(&state.db, user.id).await?;
     if let (Some(email), true) = (&user.email, user.email_verified) {
         state
@@ -74,7 +73,7 @@ pub async fn set_password(
     }
     tracing::info!(
         user_id = user.id,
-        ended_sessions = ended.len(),
+        ended_sessions = ended,
         "password changed"
     );
     Ok(())
@@ -208,7 +207,7 @@ pub async fn set_avatar(
     let updated = users::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    state.chat.update_author(Author::from(&updated));
+    state.live.update_author(Author::from(&updated));
     Ok(updated)
 }
 
@@ -218,7 +217,7 @@ pub async fn remove_avatar(state: &AppState, user: &User) -> Result<User, AppErr
     let updated = users::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    state.chat.update_author(Author::from(&updated));
+    state.live.update_author(Author::from(&updated));
     Ok(updated)
 }
 
@@ -230,7 +229,7 @@ pub async fn delete_account(
 ) -> Result<(), AppError> {
     confirm_password(state, user, current_password).await?;
     users::delete(&state.db, user.id).await?;
-    state.chat.disconnect_user(user.id).await;
+    state.live.disconnect_user(user.id).await;
     tracing::info!(user_id = user.id, "account deleted");
     Ok(())
 }
@@ -242,10 +241,9 @@ pub async fn list_sessions(state: &AppState, user: &User) -> Result<Vec<Session>
 
 /// Ends one of the user's sessions; 404 when it is not theirs.
 pub async fn end_session(state: &AppState, user: &User, session_id: i64) -> Result<(), AppError> {
-    if !sessions::delete_of_user(&state.db, user.id, session_id).await? {
+    if !super::sessions::end_own(state, user.id, session_id).await? {
         return Err(AppError::NotFound);
     }
-    state.chat.disconnect_sessions(&[session_id]).await;
     Ok(())
 }
 

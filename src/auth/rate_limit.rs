@@ -103,6 +103,12 @@ impl TokenBucket {
         }
     }
 
+    /// Whether the bucket is back to its full burst (as good as new).
+    pub fn is_full(&self) -> bool {
+        let elapsed = self.updated.elapsed().as_secs_f64();
+        self.tokens + elapsed * self.rate >= self.burst
+    }
+
     /// Takes one token, or says how long until one is available.
     pub fn take(&mut self) -> Result<(), Duration> {
         let now = Instant::now();

@@ -106,6 +106,69 @@ pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Sess
     Ok(Some((session, user)))
 }
 
+/// Whether the session is live: not ended, not expired, its account not
+/// suspended.
+pub async fn is_live(db: &Db, session_id: i64) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
+    )
+    .bind(session_id)
+    .bind(now_ms() - IDLE_LIFETIME_MS)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Of these sessions (of open sockets), the ones still live; their
+/// `last_seen_at` is refreshed (at most once a minute), since an open
+/// socket is use.
+pub async fn keep_alive(db: &Db, ids: &[i64]) -> sqlx::Result<std::collections::HashSet<i64>> {
+    let now = now_ms();
+    let mut live = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.last_seen_at > $1 AND u.suspended_at IS NULL AND s.id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query =
+            sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(now - IDLE_LIFETIME_MS);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        let found: Vec<i64> = query
+            .fetch_all(&db.pool)
+            .await?
+            .into_iter()
+            .map(|(id,)| id)
+            .collect();
+        if !found.is_empty() {
+            let sql = format!(
+                "UPDATE sessions SET last_seen_at = $1 WHERE last_seen_at < $2 AND id IN ({})",
+                placeholders(3, found.len())
+            );
+            let mut touch = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(now - TOUCH_EVERY_MS);
+            for id in &found {
+                touch = touch.bind(*id);
+            }
+            touch.execute(&db.pool).await?;
+        }
+        live.extend(found);
+    }
+    Ok(live)
+}
+
+/// `$first, $first+1, …` for `count` bound values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Ends one session.
 pub async fn delete(db: &Db, session_id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM sessions WHERE id = $1")

@@ -1,8 +1,6 @@
 //! REST routes for conversations (docs/rooms.md).
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -10,10 +8,10 @@ use serde::Deserialize;
 
 use super::service;
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::state::AppState;
 use crate::views::{RoomEnvelope, RoomsEnvelope};
-use crate::web::extract::ApiJson;
+use crate::web::extract::{limit_param, ApiJson, ApiQuery, RoomPath};
 
 /// Default and largest directory page.
 const DEFAULT_LIST: i64 = 50;
@@ -30,47 +28,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/dms", post(open_dm))
 }
 
-/// The `{room}` of a path, normalised (see [`super::normalize`]).
-pub struct RoomPath(pub String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RoomPath {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let Path(room) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::NotFound)?;
-        Ok(RoomPath(super::normalize(&room)))
-    }
-}
-
-/// A `limit` query parameter: absent → default; otherwise 1…max.
-pub fn parse_limit(raw: Option<&String>, default: i64, max: i64) -> Result<i64, AppError> {
-    match raw.map(|s| s.trim()) {
-        None | Some("") => Ok(default),
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if n >= 1 => Ok(n.min(max)),
-            _ => Err(AppError::field(
-                "limit",
-                format!("must be between 1 and {max}"),
-            )),
-        },
-    }
-}
-
 async fn directory(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(query): Query<HashMap<String, String>>,
+    query: ApiQuery,
 ) -> AppResult<Json<RoomsEnvelope>> {
-    let limit = parse_limit(query.get("limit"), DEFAULT_LIST, MAX_LIST)?;
+    let limit = limit_param(&query, DEFAULT_LIST, MAX_LIST)?;
     let q = query.get("q").map(String::as_str).unwrap_or("");
-    if q.chars().count() > 100 {
-        return Err(AppError::field("q", "must be at most 100 characters"));
-    }
     let rooms = service::directory(&state, user.user.id, q, limit).await?;
     Ok(Json(RoomsEnvelope { rooms }))
 }
@@ -129,12 +93,6 @@ async fn mark_read(
     RoomPath(room): RoomPath,
     ApiJson(body): ApiJson<ReadBody>,
 ) -> AppResult<StatusCode> {
-    if body.last_read_id < 0 {
-        return Err(AppError::field(
-            "last_read_id",
-            "must be a non-negative integer",
-        ));
-    }
     service::mark_read(&state, user.user.id, &room, body.last_read_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,11 +3,12 @@
 
 use serde_json::json;
 
-use super::{check_access, dm_id, global_listing, global_view, view, Kind};
-use crate::chat::GLOBAL_ROOM;
+use super::access::may_read;
+use super::{global_listing, global_view, view};
 use crate::db::{messages, rooms, users};
+use crate::domain::room_id::GLOBAL;
 use crate::domain::room_name::parse_topic;
-use crate::domain::RoomName;
+use crate::domain::{RoomId, RoomName, Username};
 use crate::error::{AppError, FieldErrors};
 use crate::state::AppState;
 use crate::views::{RoomView, Unread};
@@ -29,10 +30,10 @@ pub async fn create(
     let (Ok(name), Ok(topic)) = (name, topic) else {
         return Err(AppError::Validation(errors));
     };
-    let id = name.id();
-    if id == GLOBAL_ROOM {
-        return Err(AppError::RoomNameTaken);
-    }
+    let id = match RoomId::parse(&name.id()) {
+        Some(RoomId::Public(id)) => id,
+        _ => return Err(AppError::RoomNameTaken),
+    };
     state
         .limits
         .room_create_account
@@ -43,25 +44,26 @@ pub async fn create(
         Err(rooms::CreateError::Taken) => return Err(AppError::RoomNameTaken),
         Err(rooms::CreateError::Db(err)) => return Err(err.into()),
     }
-    entered(state, me, &id).await
+    entered(state, me, &RoomId::Public(id)).await
 }
 
 /// One conversation as `me` sees it: any public room, their DMs.
-pub async fn get(state: &AppState, me: i64, room: &str) -> Result<RoomView, AppError> {
-    match Kind::of(room) {
-        Kind::Global => global_view(&state.db).await,
-        Kind::Dm => {
-            check_access(&state.db, me, room).await?;
-            let row = rooms::find(&state.db, room)
+pub async fn get(state: &AppState, me: i64, room: &RoomId) -> Result<RoomView, AppError> {
+    let id = room.to_string();
+    match room {
+        RoomId::Global => global_view(&state.db).await,
+        RoomId::Dm(..) => {
+            may_read(&state.db, me, room).await?;
+            let row = rooms::find(&state.db, &id)
                 .await?
                 .ok_or(AppError::NotFound)?;
             view(&state.db, row, me, true).await
         }
-        Kind::Public => {
-            let row = rooms::find(&state.db, room)
+        RoomId::Public(_) => {
+            let row = rooms::find(&state.db, &id)
                 .await?
                 .ok_or(AppError::NotFound)?;
-            let joined = rooms::is_member(&state.db, room, me).await?;
+            let joined = rooms::is_member(&state.db, &id, me).await?;
             view(&state.db, row, me, joined).await
         }
     }
@@ -69,14 +71,14 @@ pub async fn get(state: &AppState, me: i64, room: &str) -> Result<RoomView, AppE
 
 /// Joins a public room (idempotent); the global room and one's own DMs
 /// are simply answered.
-pub async fn join(state: &AppState, me: i64, room: &str) -> Result<RoomView, AppError> {
-    if Kind::of(room) != Kind::Public {
+pub async fn join(state: &AppState, me: i64, room: &RoomId) -> Result<RoomView, AppError> {
+    let RoomId::Public(id) = room else {
         return get(state, me, room).await;
-    }
-    if rooms::find(&state.db, room).await?.is_none() {
+    };
+    if rooms::find(&state.db, id).await?.is_none() {
         return Err(AppError::NotFound);
     }
-    if rooms::join(&state.db, room, me).await? {
+    if rooms::join(&state.db, id, me).await? {
         entered(state, me, room).await
     } else {
         get(state, me, room).await
@@ -84,21 +86,21 @@ pub async fn join(state: &AppState, me: i64, room: &str) -> Result<RoomView, App
 }
 
 /// Leaves a public room; the global room and DMs cannot be left.
-pub async fn leave(state: &AppState, me: i64, room: &str) -> Result<(), AppError> {
-    match Kind::of(room) {
-        Kind::Global => Err(AppError::Forbidden("the global room cannot be left")),
-        Kind::Dm => {
-            check_access(&state.db, me, room).await?;
+pub async fn leave(state: &AppState, me: i64, room: &RoomId) -> Result<(), AppError> {
+    match room {
+        RoomId::Global => Err(AppError::Forbidden("the global room cannot be left")),
+        RoomId::Dm(..) => {
+            may_read(&state.db, me, room).await?;
             Err(AppError::Forbidden("a direct conversation cannot be left"))
         }
-        Kind::Public => {
-            if rooms::find(&state.db, room).await?.is_none() {
+        RoomId::Public(id) => {
+            if rooms::find(&state.db, id).await?.is_none() {
                 return Err(AppError::NotFound);
             }
-            if rooms::leave(&state.db, room, me).await? {
-                state.chat.remove_user_from_room(me, room).await;
+            if rooms::leave(&state.db, id, me).await? {
+                state.live.remove_user_from_room(me, room).await;
                 state
-                    .chat
+                    .live
                     .emit_to_user(me, "room_left", &json!({ "room": room }))
                     .await;
             }
@@ -108,35 +110,38 @@ pub async fn leave(state: &AppState, me: i64, room: &str) -> Result<(), AppError
 }
 
 /// Opens (or finds) the DM between `me` and the user called `username`.
+/// A suspended account can be written to like any other (whether someone
+/// is suspended is not for others to learn); their messages wait.
 pub async fn open_dm(state: &AppState, me: i64, username: &str) -> Result<RoomView, AppError> {
-    let peer = users::find_by_username(&state.db, username.trim())
+    let username = Username::parse(username.trim()).map_err(|_| AppError::NotFound)?;
+    let peer = users::find_by_username(&state.db, username.as_str())
         .await?
-        .filter(|u| !u.suspended)
         .ok_or(AppError::NotFound)?;
     if peer.id == me {
         return Err(AppError::field("username", "you cannot message yourself"));
     }
-    let id = dm_id(me, peer.id);
-    if rooms::open_dm(&state.db, &id, me, peer.id).await? {
-        let _ = entered(state, peer.id, &id).await?;
-        entered(state, me, &id).await
+    let room = RoomId::dm(me, peer.id);
+    if rooms::open_dm(&state.db, &room.to_string(), me, peer.id).await? {
+        let _ = entered(state, peer.id, &room).await?;
+        entered(state, me, &room).await
     } else {
-        get(state, me, &id).await
+        get(state, me, &room).await
     }
 }
 
 /// After `user` became a member: everything before now counts as read,
 /// their sockets join the room and are told.
-async fn entered(state: &AppState, user: i64, room: &str) -> Result<RoomView, AppError> {
-    let newest = messages::newest_id(&state.db, room).await?;
-    rooms::mark_read(&state.db, user, room, newest).await?;
-    state.chat.add_user_to_room(user, room).await;
-    let row = rooms::find(&state.db, room)
+async fn entered(state: &AppState, user: i64, room: &RoomId) -> Result<RoomView, AppError> {
+    let id = room.to_string();
+    let newest = messages::newest_id(&state.db, &id).await?;
+    rooms::mark_read(&state.db, user, &id, newest).await?;
+    state.live.add_user_to_room(user, room).await;
+    let row = rooms::find(&state.db, &id)
         .await?
         .ok_or(AppError::NotFound)?;
     let room_view = view(&state.db, row, user, true).await?;
     state
-        .chat
+        .live
         .emit_to_user(user, "room_joined", &json!({ "room": room_view }))
         .await;
     Ok(room_view)
@@ -144,12 +149,19 @@ async fn entered(state: &AppState, user: i64, room: &str) -> Result<RoomView, Ap
 
 /// Moves the user's read marker forward (at most to the room's newest
 /// message); tells their other sockets.
-pub async fn mark_read(state: &AppState, me: i64, room: &str, id: i64) -> Result<i64, AppError> {
-    check_access(&state.db, me, room).await?;
-    let newest = messages::newest_id(&state.db, room).await?;
-    let now = rooms::mark_read(&state.db, me, room, id.min(newest)).await?;
+pub async fn mark_read(state: &AppState, me: i64, room: &RoomId, id: i64) -> Result<i64, AppError> {
+    if id < 0 {
+        return Err(AppError::field(
+            "last_read_id",
+            "must be a non-negative integer",
+        ));
+    }
+    may_read(&state.db, me, room).await?;
+    let key = room.to_string();
+    let newest = messages::newest_id(&state.db, &key).await?;
+    let now = rooms::mark_read(&state.db, me, &key, id.min(newest)).await?;
     state
-        .chat
+        .live
         .emit_to_user(me, "read", &json!({ "room": room, "last_read_id": now }))
         .await;
     Ok(now)
@@ -182,12 +194,18 @@ pub async fn directory(
     q: &str,
     limit: i64,
 ) -> Result<Vec<RoomView>, AppError> {
+    if q.chars().count() > 100 {
+        return Err(AppError::field("q", "must be at most 100 characters"));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(AppError::field("q", "must not contain control characters"));
+    }
     let needle = q.trim().to_lowercase();
     let mut listed: Vec<(i64, RoomView)> = Vec::new();
     let (global, global_key) = global_listing(&state.db).await?;
     if global.name.to_lowercase().contains(&needle)
         || global.topic.to_lowercase().contains(&needle)
-        || GLOBAL_ROOM.contains(&needle)
+        || GLOBAL.contains(&needle)
     {
         listed.push((global_key, global));
     }

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use crate::domain::RoomId;
 use crate::error::AppError;
 
 /// A JSON body: 415 without a JSON content type, 413 over the limit,
@@ -151,6 +152,64 @@ impl ApiQuery {
     /// One parameter, when given.
     pub fn get(&self, name: &str) -> Option<&String> {
         self.0.get(name)
+    }
+}
+
+/// Path parameters of an API route. Any parameter that is not decodable
+/// (`%FF`) or holds a NUL byte names nothing that exists: 404 as JSON, like
+/// every other unknown resource.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        if parts.uri.path().to_ascii_lowercase().contains("%00") {
+            return Err(AppError::NotFound);
+        }
+        let Path(value) = Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        Ok(ApiPath(value))
+    }
+}
+
+/// The `{room}` of an API path, parsed; 404 when it cannot name a room.
+pub struct RoomPath(pub RoomId);
+
+impl<S: Send + Sync> FromRequestParts<S> for RoomPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let ApiPath(raw) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        RoomId::parse(&raw).map(RoomPath).ok_or(AppError::NotFound)
+    }
+}
+
+/// A message id in a path: a positive integer, or 404.
+pub fn message_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(AppError::NotFound)
+}
+
+/// A `limit` query parameter: absent → `default`; otherwise 1…`max`
+/// (larger values are capped).
+pub fn limit_param(query: &ApiQuery, default: i64, max: i64) -> Result<i64, AppError> {
+    match query.get("limit").map(|s| s.trim()) {
+        None | Some("") => Ok(default),
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n >= 1 => Ok(n.min(max)),
+            _ => Err(AppError::field(
+                "limit",
+                format!("must be between 1 and {max}"),
+            )),
+        },
     }
 }
 

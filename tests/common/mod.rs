@@ -118,7 +118,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         login_limit: 20,
         register_limit: 1000,
         max_connections_per_ip: 256,
-        socket_buffer: chatroom::chat::delivery::SOCKET_BUFFER,
+        socket_buffer: chatroom::live::delivery::SOCKET_BUFFER,
         sqlite_synchronous: chatroom::db::SqliteSync::Full,
         log_format: LogFormat::Text,
     }

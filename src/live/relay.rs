@@ -16,9 +16,10 @@ use socketioxide_redis::drivers::Driver;
 use super::bus::with_io;
 use super::delivery::Lagging;
 use super::redis_driver::ResilientDriver;
-use super::{Bus, GLOBAL_ROOM};
+use super::Bus;
 use crate::cluster::Cluster;
 use crate::db::{messages, Db};
+use crate::domain::room_id::GLOBAL;
 use crate::views::MessageView;
 
 /// The most messages one gap fill hands on (a longer outage: clients
@@ -234,6 +235,6 @@ impl Relay {
 
     /// Cuts this instance's WebSockets whose clients stopped reading.
     fn sweep_stalled(&self) {
-        with_io!(&self.bus, io => self.lagging.sweep_stalled(io, GLOBAL_ROOM));
+        with_io!(&self.bus, io => self.lagging.sweep_stalled(io, GLOBAL));
     }
 }

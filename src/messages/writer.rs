@@ -5,14 +5,12 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::relay::Relay;
 use crate::db::messages::{self, NewMessage};
 use crate::db::{rfc3339, Backend, Db};
 use crate::error::AppError;
+use crate::live::Relay;
 use crate::views::{Author, MessageView};
 
-/// The room everyone is in.
-pub const GLOBAL_ROOM: &str = "global";
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 256;
 
@@ -20,6 +18,8 @@ const MAX_BATCH: usize = 256;
 pub struct WriteJob {
     pub message: NewMessage,
     pub author: Arc<Author>,
+    /// Echoed in the ack and the broadcast (never stored).
+    pub client_id: Option<String>,
     pub reply: oneshot::Sender<Result<MessageView, AppError>>,
 }
 
@@ -62,6 +62,7 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
                     edited_at: None,
                     deleted: false,
                     reactions: Vec::new(),
+                    client_id: job.client_id,
                 };
                 relay.publish(&view).await;
                 let _ = job.reply.send(Ok(view));

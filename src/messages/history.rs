@@ -14,6 +14,13 @@ pub enum Param<'a> {
     Json(&'a serde_json::Value),
 }
 
+impl<'a> Param<'a> {
+    /// A JSON field that may be absent.
+    pub fn from_json(value: Option<&'a serde_json::Value>) -> Self {
+        value.map_or(Param::Absent, Param::Json)
+    }
+}
+
 fn parse_id(name: &'static str, param: Param<'_>, errors: &mut FieldErrors) -> Option<i64> {
     let parsed = match param {
         Param::Absent => return None,

@@ -28,8 +28,8 @@ pub enum Bus {
 macro_rules! with_io {
     ($bus:expr, $io:ident => $body:expr) => {
         match $bus {
-            $crate::chat::bus::Bus::Local($io) => $body,
-            $crate::chat::bus::Bus::Redis($io) => $body,
+            $crate::live::bus::Bus::Local($io) => $body,
+            $crate::live::bus::Bus::Redis($io) => $body,
         }
     };
 }

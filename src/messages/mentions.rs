@@ -1,6 +1,7 @@
 //! `@username` mentions in message text.
 
 use crate::db::{rooms, users};
+use crate::domain::RoomId;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -40,7 +41,7 @@ pub fn candidates(text: &str) -> Vec<String> {
 pub async fn resolve(
     state: &AppState,
     author: i64,
-    room: &str,
+    room: &RoomId,
     text: &str,
 ) -> Result<Vec<i64>, AppError> {
     let keys = candidates(text);
@@ -53,8 +54,8 @@ pub async fn resolve(
         .map(|(id, _)| id)
         .filter(|id| *id != author)
         .collect();
-    if room != crate::chat::GLOBAL_ROOM {
-        ids = rooms::members_among(&state.db, room, &ids).await?;
+    if !room.is_global() {
+        ids = rooms::members_among(&state.db, &room.to_string(), &ids).await?;
     }
     Ok(ids)
 }

@@ -1,0 +1,245 @@
+//! Messages: post, edit, delete, react, history, search and mentions — one
+//! service, called alike by the REST routes (`api`) and the socket events
+//! (`chat`). Every rule lives here: text validation, who may read, write
+//! and moderate (through `rooms::access`), and one per-account budget that
+//! every broadcast write takes from.
+
+pub mod api;
+mod budget;
+pub mod history;
+mod mentions;
+pub mod search;
+mod writer;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::messages::{NewMessage, Page, StoredMessage};
+use crate::db::{self, now_ms, reactions, Db};
+use crate::domain::{MessageText, Reaction, RoomId};
+use crate::error::AppError;
+use crate::live::Live;
+use crate::rooms::access;
+use crate::state::AppState;
+use crate::views::{Author, MessageView};
+use budget::Budget;
+pub use writer::WriteJob;
+
+/// Handle on the message writer and the per-account write budget.
+#[derive(Clone)]
+pub struct Messages {
+    writer: mpsc::Sender<WriteJob>,
+    budget: Arc<Budget>,
+}
+
+impl Messages {
+    /// Starts the writer; `rate` writes per second per account are allowed
+    /// (with bursts of `max(10, 5 × rate)`).
+    pub fn start(db: Db, live: &Live, rate: f64) -> Messages {
+        Messages {
+            writer: writer::spawn(db, live.relay().clone()),
+            budget: Arc::new(Budget::new(rate)),
+        }
+    }
+}
+
+/// Longest client-chosen id echoed with a new message.
+pub const MAX_CLIENT_ID: usize = 64;
+
+/// A client-chosen id for a message being sent, echoed in its ack and its
+/// broadcast so the sender can match them: 1–64 of `A–Z a–z 0–9 _ -`.
+pub fn parse_client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    match raw {
+        None => Ok(None),
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_CLIENT_ID
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            Ok(Some(id.to_owned()))
+        }
+        Some(_) => Err(AppError::field(
+            "client_id",
+            format!("must be 1 to {MAX_CLIENT_ID} letters, digits, _ or -"),
+        )),
+    }
+}
+
+/// Stores a new message and broadcasts it to its conversation, everywhere;
+/// answers it once it is committed. `author` is how the sender is shown.
+pub async fn post(
+    state: &AppState,
+    author: &Author,
+    room: &RoomId,
+    text: &str,
+    client_id: Option<String>,
+) -> Result<MessageView, AppError> {
+    let text = MessageText::parse(text).map_err(|reason| AppError::field("text", reason))?;
+    access::may_write(&state.db, author.id, room).await?;
+    state.messages.budget.take(author.id)?;
+    let mentioned = mentions::resolve(state, author.id, room, text.as_str()).await?;
+    // The presence table holds the freshest name and picture.
+    let author = state
+        .live
+        .author(author.id)
+        .unwrap_or_else(|| Arc::new(author.clone()));
+    let (reply, outcome) = oneshot::channel();
+    let job = WriteJob {
+        message: NewMessage {
+            room: room.to_string(),
+            author_id: author.id,
+            text: text.into_string(),
+            created_at: now_ms(),
+            mentions: mentioned.clone(),
+        },
+        author,
+        client_id,
+        reply,
+    };
+    let stopped = || AppError::Unavailable("the message writer stopped".into());
+    state
+        .messages
+        .writer
+        .send(job)
+        .await
+        .map_err(|_| stopped())?;
+    let message = outcome.await.map_err(|_| stopped())??;
+    for user_id in mentioned {
+        state
+            .live
+            .emit_to_user(user_id, "mention", &json!({ "message": &message }))
+            .await;
+    }
+    Ok(message)
+}
+
+/// A page of a conversation's history, oldest first.
+pub async fn history(
+    state: &AppState,
+    me: i64,
+    room: &RoomId,
+    page: Page,
+) -> Result<Vec<MessageView>, AppError> {
+    access::may_read(&state.db, me, room).await?;
+    let rows = db::messages::page(&state.db, &room.to_string(), page).await?;
+    views(state, rows).await
+}
+
+/// Stored messages as clients see them, with their reactions.
+pub async fn views(
+    state: &AppState,
+    rows: Vec<StoredMessage>,
+) -> Result<Vec<MessageView>, AppError> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|m| m.deleted_at.is_none())
+        .map(|m| m.id)
+        .collect();
+    let reactions = reactions::of_messages(&state.db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| MessageView::from(row).with_reactions(&reactions))
+        .collect())
+}
+
+async fn view(state: &AppState, row: StoredMessage) -> Result<MessageView, AppError> {
+    views(state, vec![row])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)
+}
+
+/// Reloads a message and broadcasts its new state to its conversation.
+async fn changed(state: &AppState, id: i64) -> Result<MessageView, AppError> {
+    let row = db::messages::find(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let view = view(state, row).await?;
+    state.live.publish_update(&view).await;
+    Ok(view)
+}
+
+/// Replaces the text of one's own message.
+pub async fn edit(state: &AppState, me: i64, id: i64, text: &str) -> Result<MessageView, AppError> {
+    let text = MessageText::parse(text).map_err(|reason| AppError::field("text", reason))?;
+    let message = access::readable_message(&state.db, me, id).await?;
+    if message.author_id != Some(me) {
+        return Err(AppError::Forbidden("you can only edit your own messages"));
+    }
+    state.messages.budget.take(me)?;
+    if message.deleted_at.is_some()
+        || !db::messages::edit(&state.db, id, text.as_str(), now_ms()).await?
+    {
+        return Err(AppError::MessageDeleted);
+    }
+    changed(state, id).await
+}
+
+/// Deletes one's own message, or — for a moderator of its conversation —
+/// anyone's, also in conversations the moderator cannot read. Answers the
+/// placeholder to whoever can read the conversation, and `None` to a
+/// moderator who cannot: nothing of it is shown to them, not even its room,
+/// author or time (whether it was deleted already, too).
+pub async fn delete(state: &AppState, me: i64, id: i64) -> Result<Option<MessageView>, AppError> {
+    let (message, room) = access::message_and_room(&state.db, id).await?;
+    let readable = match access::may_read(&state.db, me, &room).await {
+        Ok(()) => true,
+        Err(AppError::Forbidden(_) | AppError::NotFound) => false,
+        Err(err) => return Err(err),
+    };
+    let own = message.author_id == Some(me);
+    let moderating = !own && access::may_moderate(&state.db, me, &room).await?;
+    if !(readable || moderating) {
+        return Err(AppError::NotFound);
+    }
+    if !own && !moderating {
+        return Err(AppError::Forbidden("you can only delete your own messages"));
+    }
+    if message.deleted_at.is_none() {
+        state.messages.budget.take(me)?;
+        db::messages::delete(&state.db, id, now_ms()).await?;
+        let placeholder = changed(state, id).await?;
+        if moderating {
+            tracing::info!(
+                moderator = me,
+                message_id = id,
+                "message removed by a moderator"
+            );
+        }
+        if readable {
+            return Ok(Some(placeholder));
+        }
+    } else if readable {
+        return Ok(Some(view(state, message).await?));
+    }
+    Ok(None)
+}
+
+/// Adds (`on`) or removes one's reaction to a message.
+pub async fn react(
+    state: &AppState,
+    me: i64,
+    id: i64,
+    emoji: &str,
+    on: bool,
+) -> Result<MessageView, AppError> {
+    let reaction = Reaction::parse(emoji).map_err(|reason| AppError::field("emoji", reason))?;
+    let message = access::readable_message(&state.db, me, id).await?;
+    if message.deleted_at.is_some() {
+        if on {
+            return Err(AppError::MessageDeleted);
+        }
+        return view(state, message).await;
+    }
+    state.messages.budget.take(me)?;
+    if on {
+        reactions::add(&state.db, id, me, reaction.as_str()).await?;
+    } else {
+        reactions::remove(&state.db, id, me, reaction.as_str()).await?;
+    }
+    changed(state, id).await
+}
