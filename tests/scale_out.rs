@@ -224,6 +224,108 @@ async fn presence_is_global_and_counts_users_once() {
     let _ = alice_id;
 }
 
+/// What a client believes is online: the `presence` snapshot, then every
+/// `presence_diff` after it, in arrival order.
+#[derive(Default)]
+struct PresenceView {
+    online: std::collections::BTreeSet<i64>,
+    count: i64,
+    snapshot_seen: bool,
+}
+
+impl PresenceView {
+    /// Applies what arrived until nothing more came for `quiet`.
+    async fn settle(&mut self, socket: &SioClient, quiet: Duration) {
+        while let Some((name, data)) = socket.next_of(&["presence", "presence_diff"], quiet).await {
+            let ids = |list: &Value| -> Vec<i64> {
+                list.as_array()
+                    .map(|l| l.iter().filter_map(|u| u["id"].as_i64()).collect())
+                    .unwrap_or_default()
+            };
+            if name == "presence" {
+                self.online = ids(&data["online"]).into_iter().collect();
+                self.snapshot_seen = true;
+            } else if self.snapshot_seen {
+                self.online.extend(ids(&data["joined"]));
+                for id in ids(&data["left"]) {
+                    self.online.remove(&id);
+                }
+            }
+            self.count = data["count"].as_i64().unwrap_or(-1);
+        }
+    }
+}
+
+/// People connecting and leaving at once on two instances: every socket's
+/// view (snapshot + diffs) ends up listing exactly who is online, with
+/// `count` equal to the list.
+#[tokio::test]
+async fn every_socket_sees_everyone_online_on_both_instances() {
+    let Some(c) = cluster().await else { return };
+    let mut users = Vec::new();
+    for _ in 0..8 {
+        users.push(c.a.user_with_cookie("crowd").await);
+    }
+    // Everyone at once, alternating instances; the last user has a tab on
+    // each instance, opened together.
+    let mut connects = Vec::new();
+    for (i, (_, _, cookie)) in users.iter().enumerate() {
+        let app = if i % 2 == 0 { &c.a } else { &c.b };
+        connects.push(connect(app, cookie));
+    }
+    connects.push(connect(&c.a, &users[7].2));
+    let sockets = futures_util::future::join_all(connects).await;
+    let everyone: std::collections::BTreeSet<i64> = users.iter().map(|u| u.1).collect();
+    let mut views: Vec<PresenceView> = sockets.iter().map(|_| PresenceView::default()).collect();
+    let quiet = Duration::from_millis(1500);
+    futures_util::future::join_all(
+        sockets
+            .iter()
+            .zip(views.iter_mut())
+            .map(|(socket, view)| view.settle(socket, quiet)),
+    )
+    .await;
+    for (i, view) in views.iter().enumerate() {
+        assert_eq!(view.online, everyone, "socket {i} sees {:?}", view.online);
+        assert_eq!(view.count, 8, "socket {i}");
+    }
+
+    // Three leave at once (one of them from one of two tabs only).
+    for i in [0, 3, 8] {
+        sockets[i].close();
+    }
+    let gone = [users[0].1, users[3].1];
+    let remaining: std::collections::BTreeSet<i64> = everyone
+        .iter()
+        .copied()
+        .filter(|id| !gone.contains(id))
+        .collect();
+    futures_util::future::join_all(
+        sockets
+            .iter()
+            .zip(views.iter_mut())
+            .map(|(socket, view)| view.settle(socket, quiet)),
+    )
+    .await;
+    for (i, view) in views.iter().enumerate() {
+        if [0, 3, 8].contains(&i) {
+            continue;
+        }
+        assert_eq!(view.online, remaining, "socket {i} after leaves");
+        assert_eq!(view.count, 6, "socket {i} after leaves");
+    }
+    // A newcomer's snapshot says the same.
+    let (_, _, cookie) = c.b.user_with_cookie("late").await;
+    let late = connect(&c.b, &cookie).await;
+    let snapshot = late.next("presence").await;
+    assert_eq!(snapshot["count"], 7, "{snapshot}");
+    assert_eq!(
+        snapshot["online"].as_array().unwrap().len(),
+        7,
+        "{snapshot}"
+    );
+}
+
 #[tokio::test]
 async fn logout_on_one_instance_disconnects_sockets_on_the_other() {
     let Some(c) = cluster().await else { return };

@@ -32,6 +32,9 @@ pub struct Live {
     relay: Relay,
     presence: Arc<Presence>,
     global: Option<GlobalPresence>,
+    /// With Redis: this instance's presence changes reach Redis in the
+    /// order they happened here (a quick leave cannot overtake its join).
+    presence_order: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The most people listed in a `presence` ack; `count` is always exact.
@@ -76,6 +79,7 @@ impl Live {
             relay,
             presence: Arc::new(Presence::default()),
             global: cluster.map(GlobalPresence::new),
+            presence_order: Arc::default(),
         };
         spawn_presence_broadcaster(live.clone());
         Ok(live)
@@ -156,24 +160,55 @@ impl Live {
         self.presence.update_author(author);
     }
 
-    /// Counts a socket; tells other instances when the user came online here.
+    /// Counts a socket. A user's first socket anywhere is announced (with
+    /// Redis: once Redis holds it, by the one instance that made it first).
     pub async fn socket_connected(&self, author: Author) {
-        if self.presence.connect(author.clone()) {
-            if let Some(global) = &self.global {
-                if let Err(err) = global.add(&author).await {
-                    tracing::warn!(error = %err, "redis presence update failed");
-                }
+        let Some(global) = &self.global else {
+            if self.presence.connect(author.clone()) {
+                self.presence.announce_joined(author);
+            }
+            return;
+        };
+        let _order = self.presence_order.lock().await;
+        if !self.presence.connect(author.clone()) {
+            return;
+        }
+        match global.add(&author).await {
+            Ok(false) => {}
+            Ok(true) => self.presence.announce_joined(author),
+            Err(err) => {
+                // Said rather than missed; the heartbeat puts Redis right.
+                tracing::warn!(error = %err, "redis presence update failed");
+                self.presence.announce_joined(author);
             }
         }
     }
 
-    /// Uncounts a socket; tells other instances when the user left here.
+    /// Uncounts a socket. A user's last socket anywhere is announced.
     pub async fn socket_disconnected(&self, user_id: i64) {
-        if self.presence.disconnect(user_id) {
-            if let Some(global) = &self.global {
-                if let Err(err) = global.remove(user_id).await {
-                    tracing::warn!(error = %err, "redis presence update failed");
-                }
+        let Some(global) = &self.global else {
+            if let Some(username) = self.presence.disconnect(user_id) {
+                self.presence.announce_left(presence::Departed {
+                    id: user_id,
+                    username,
+                });
+            }
+            return;
+        };
+        let _order = self.presence_order.lock().await;
+        let Some(username) = self.presence.disconnect(user_id) else {
+            return;
+        };
+        let departed = presence::Departed {
+            id: user_id,
+            username,
+        };
+        match global.remove(user_id).await {
+            Ok(false) => {}
+            Ok(true) => self.presence.announce_left(departed),
+            Err(err) => {
+                tracing::warn!(error = %err, "redis presence update failed");
+                self.presence.announce_left(departed);
             }
         }
     }
@@ -224,7 +259,7 @@ impl Live {
         let Some(global) = &self.global else {
             return local;
         };
-        match global.online(false).await {
+        match global.online().await {
             Ok(everyone) => {
                 let mut online: Vec<Author> = everyone.into_values().collect();
                 for author in local.online {
@@ -253,45 +288,29 @@ impl Live {
 
     /// The pending presence change, as the whole cluster sees it.
     async fn next_diff(&self, heartbeat: bool) -> Option<PresenceDiff> {
-        let local = self.presence.take_diff();
         let Some(global) = &self.global else {
-            return local;
+            return self.presence.take_diff();
         };
-        let mut diff = local.unwrap_or(PresenceDiff {
-            joined: Vec::new(),
-            left: Vec::new(),
-            count: 0,
-        });
         if heartbeat {
+            let _order = self.presence_order.lock().await;
             match global.heartbeat(&self.presence.snapshot().online).await {
-                Ok(vanished) => {
-                    diff.left
-                        .extend(vanished.into_iter().map(|a| presence::Departed {
-                            id: a.id,
-                            username: a.username,
-                        }))
+                Ok(changes) => {
+                    for author in changes.joined {
+                        self.presence.announce_joined(author);
+                    }
+                    for departed in changes.left {
+                        self.presence.announce_left(departed);
+                    }
                 }
                 Err(err) => tracing::warn!(error = %err, "redis presence heartbeat failed"),
             }
         }
-        if diff.joined.is_empty() && diff.left.is_empty() {
-            return None;
+        let mut diff = self.presence.take_diff()?;
+        match global.count().await {
+            Ok(count) => diff.count = count,
+            Err(err) => tracing::warn!(error = %err, "redis presence unavailable"),
         }
-        match global.online(true).await {
-            Ok(elsewhere) => {
-                // Only first arrivals and last departures anywhere are news.
-                diff.joined.retain(|a| !elsewhere.contains_key(&a.id));
-                diff.left.retain(|d| !elsewhere.contains_key(&d.id));
-                let mut everyone: std::collections::HashSet<i64> = elsewhere.into_keys().collect();
-                everyone.extend(self.presence.snapshot().online.iter().map(|a| a.id));
-                diff.count = everyone.len();
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "redis presence unavailable");
-                diff.count = self.presence.snapshot().count;
-            }
-        }
-        (!diff.joined.is_empty() || !diff.left.is_empty()).then_some(diff)
+        Some(diff)
     }
 }
 

@@ -85,7 +85,8 @@ impl Presence {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts a new socket of the user; true when the user just came online.
+    /// Counts a new socket of the user; true when it is their first here
+    /// (the caller then announces them, see [`Presence::announce_joined`]).
     pub fn connect(&self, author: Author) -> bool {
         let mut state = self.lock();
         let id = author.id;
@@ -96,46 +97,42 @@ impl Presence {
         }
         let author = Arc::new(author);
         state.by_name.insert((author.username.to_lowercase(), id));
-        state.online.insert(
-            id,
-            Entry {
-                sockets: 1,
-                author: author.clone(),
-            },
-        );
-        // Left and came back within one batch: nobody needs to hear of it.
-        if state.left.remove(&id).is_none() {
-            state.joined.insert(id, author);
-        }
+        state.online.insert(id, Entry { sockets: 1, author });
         true
     }
 
-    /// Uncounts a socket; true when it was the user's last one.
-    pub fn disconnect(&self, user_id: i64) -> bool {
+    /// Uncounts a socket; the user's name when it was their last one here
+    /// (the caller then announces them, see [`Presence::announce_left`]).
+    pub fn disconnect(&self, user_id: i64) -> Option<String> {
         let mut state = self.lock();
-        let Some(entry) = state.online.get_mut(&user_id) else {
-            return false;
-        };
+        let entry = state.online.get_mut(&user_id)?;
         entry.sockets -= 1;
         if entry.sockets > 0 {
-            return false;
+            return None;
         }
-        let Some(entry) = state.online.remove(&user_id) else {
-            return false;
-        };
+        let entry = state.online.remove(&user_id)?;
         state
             .by_name
             .remove(&(entry.author.username.to_lowercase(), user_id));
-        if state.joined.remove(&user_id).is_none() {
-            state.left.insert(
-                user_id,
-                Departed {
-                    id: user_id,
-                    username: entry.author.username.clone(),
-                },
-            );
+        Some(entry.author.username.clone())
+    }
+
+    /// Queues "came online" for the next diff. Left and came back within
+    /// one batch: nobody needs to hear of it.
+    pub fn announce_joined(&self, author: Author) {
+        let mut state = self.lock();
+        if state.left.remove(&author.id).is_none() {
+            state.joined.insert(author.id, Arc::new(author));
         }
-        true
+    }
+
+    /// Queues "went offline" for the next diff (or cancels a queued
+    /// arrival of the same batch).
+    pub fn announce_left(&self, departed: Departed) {
+        let mut state = self.lock();
+        if state.joined.remove(&departed.id).is_none() {
+            state.left.insert(departed.id, departed);
+        }
     }
 
     /// The author record of an online user (no database read per message).
@@ -200,17 +197,36 @@ mod tests {
         }
     }
 
+    /// Local bookkeeping as `Live` does it without Redis.
+    fn connect(p: &Presence, author: Author) -> bool {
+        let first = p.connect(author.clone());
+        if first {
+            p.announce_joined(author);
+        }
+        first
+    }
+
+    fn disconnect(p: &Presence, id: i64) -> bool {
+        match p.disconnect(id) {
+            Some(username) => {
+                p.announce_left(Departed { id, username });
+                true
+            }
+            None => false,
+        }
+    }
+
     #[test]
     fn second_tab_is_not_news() {
         let p = Presence::default();
-        assert!(p.connect(author(1)));
-        assert!(!p.connect(author(1)));
+        assert!(connect(&p, author(1)));
+        assert!(!connect(&p, author(1)));
         let diff = p.take_diff().unwrap();
         assert_eq!(diff.joined.len(), 1);
         assert_eq!(diff.count, 1);
-        assert!(!p.disconnect(1));
+        assert!(!disconnect(&p, 1));
         assert!(p.take_diff().is_none());
-        assert!(p.disconnect(1));
+        assert!(disconnect(&p, 1));
         let diff = p.take_diff().unwrap();
         assert_eq!(
             diff.left,
@@ -258,13 +274,13 @@ mod tests {
     #[test]
     fn join_then_leave_in_one_batch_cancels_out() {
         let p = Presence::default();
-        p.connect(author(1));
-        p.disconnect(1);
+        connect(&p, author(1));
+        disconnect(&p, 1);
         assert!(p.take_diff().is_none());
-        p.connect(author(2));
+        connect(&p, author(2));
         p.take_diff();
-        p.disconnect(2);
-        p.connect(author(2));
+        disconnect(&p, 2);
+        connect(&p, author(2));
         assert!(p.take_diff().is_none(), "a quick reconnect is no change");
         assert_eq!(p.snapshot().count, 1);
     }

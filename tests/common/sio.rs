@@ -241,6 +241,31 @@ impl SioClient {
         }
     }
 
+    /// The next event (in arrival order) whose name is one of `names`;
+    /// `None` when none came within `wait`.
+    pub async fn next_of(&self, names: &[&str], wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.arrived.notified();
+            {
+                let mut shared = lock(&self.shared);
+                if let Some(pos) = shared
+                    .events
+                    .iter()
+                    .position(|(name, _)| names.contains(&name.as_str()))
+                {
+                    return shared.events.remove(pos);
+                }
+                if shared.closed {
+                    return None;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// Drops queued events of this name.
     pub fn clear(&self, event: &str) {
         lock(&self.shared).events.retain(|(name, _)| name != event);
