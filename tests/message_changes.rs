@@ -797,6 +797,47 @@ async fn roles_and_suspensions_are_not_revealed_to_strangers() {
     assert_eq!(history["messages"][0]["text"], "when you are back");
 }
 
+/// On an empty database, registrations racing each other make exactly one
+/// admin (PostgreSQL could make two: each saw the table empty).
+#[tokio::test]
+async fn racing_first_registrations_make_exactly_one_admin() {
+    for _ in 0..5 {
+        let app = spawn_app().await;
+        let names: Vec<String> = (0..4).map(|_| common::unique_name("founder")).collect();
+        let cookies = futures_util::future::join_all(names.iter().map(|name| {
+            let app = &app;
+            async move {
+                let response = app
+                    .post_json(
+                        &app.client(),
+                        "/api/v1/auth/register",
+                        json!({"username": name, "password": PASSWORD}),
+                    )
+                    .await;
+                assert_eq!(response.status(), 201);
+                common::cookie_from(&response).unwrap()
+            }
+        }))
+        .await;
+        let mut admins = 0;
+        for cookie in cookies {
+            let me: Value = reqwest::Client::new()
+                .get(app.url("/api/v1/me"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if me["user"]["is_admin"] == true {
+                admins += 1;
+            }
+        }
+        assert_eq!(admins, 1);
+    }
+}
+
 #[tokio::test]
 async fn only_admins_suspend_and_never_themselves() {
     let app = spawn_app().await;

@@ -227,3 +227,49 @@ fn bad_settings_exit_2_with_a_one_line_error_naming_the_setting() {
         assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
     }
 }
+
+/// The peak resident memory of a process, in KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Forty people upload a 5 MiB photo at once: the bodies are read a few at
+/// a time, so memory stays bounded (it would grow by ~400 MiB otherwise).
+#[tokio::test]
+async fn many_simultaneous_photo_uploads_do_not_exhaust_memory() {
+    if common::on_postgres() {
+        return; // memory is the server's, whatever the database
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/photos.db", dir.path().display());
+    let server = start(dir.path(), &[("CHATROOM_DATABASE_URL", db.as_str())]);
+    let cookie = register(&server.base, &unique_name("uploader")).await;
+    let before = peak_rss_kib(server.child.id());
+    assert!(before > 0, "/proc is readable");
+    // Not an image: refused after the whole body was read.
+    let junk = vec![0x5a_u8; 5 * 1024 * 1024 - 4096];
+    let uploads = (0..40).map(|_| {
+        let form = reqwest::multipart::Form::new().part(
+            "photo",
+            reqwest::multipart::Part::bytes(junk.clone()).file_name("big.png"),
+        );
+        reqwest::Client::new()
+            .put(format!("{}/api/v1/me/avatar", server.base))
+            .header("cookie", &cookie)
+            .multipart(form)
+            .send()
+    });
+    let answers = futures_util::future::join_all(uploads).await;
+    for answer in answers {
+        let status = answer.unwrap().status().as_u16();
+        assert!(status == 415 || status == 503, "{status}");
+    }
+    let grown_mib = peak_rss_kib(server.child.id()).saturating_sub(before) / 1024;
+    assert!(grown_mib < 100, "peak memory grew by {grown_mib} MiB");
+}

@@ -20,7 +20,7 @@ use crate::live::bus::with_io;
 use crate::state::AppState;
 
 /// How often the sessions of open sockets are checked.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts the sweep.
 pub fn spawn_session_sweep(state: AppState) {
