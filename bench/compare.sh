@@ -5,6 +5,8 @@
 # Build an older commit with e.g.
 #   git worktree add /tmp/old <rev> && (cd /tmp/old && CARGO_TARGET_DIR=/tmp/old-target cargo build --release -p chatroom)
 # BENCH_POSTGRES=1: each server on a fresh PostgreSQL database instead of SQLite.
+# OLD_ENV / NEW_ENV: settings for one side only, e.g. the same binary twice with
+#   OLD=target/release/chatroom OLD_ENV="CHATROOM_SQLITE_SYNCHRONOUS=normal" bash bench/compare.sh
 source "$(dirname "$0")/common.sh"
 OLD="${OLD:?set OLD to the older chatroom binary}"
 NEW="${NEW:-$bin/chatroom}"
@@ -23,7 +25,8 @@ else:
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  for exe in "$OLD" "$NEW"; do
+  for side in old new; do
+    if [ "$side" = old ]; then exe="$OLD"; side_env="${OLD_ENV:-}"; else exe="$NEW"; side_env="${NEW_ENV:-}"; fi
     port="$(free_port)"
     dir="$(mktemp -d -p "$work")"
     if [ "${BENCH_POSTGRES:-0}" = 1 ]; then
@@ -33,13 +36,14 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     (cd "$dir" && "$exe" seed-users --count 1010 --prefix bench \
         --password "correct horse battery staple" --sessions-out "$dir/cookies.tsv" >/dev/null)
-    (cd "$dir" && CHATROOM_BIND="127.0.0.1:$port" CHATROOM_CHAT_RATE=100000 \
+    # shellcheck disable=SC2086 # side_env is a list of VAR=value words
+    (cd "$dir" && exec env $side_env CHATROOM_BIND="127.0.0.1:$port" CHATROOM_CHAT_RATE=100000 \
         CHATROOM_LOGIN_LIMIT=1000000 CHATROOM_MAX_CONNECTIONS_PER_IP=1000000 RUST_LOG=error \
-        exec $server_cpu "$exe") &
+        $server_cpu "$exe") &
     pid=$!
     pids+=("$pid")
     wait_up "http://127.0.0.1:$port"
-    echo "round $round: $exe"
+    echo "round $round: $exe ${side_env}"
     loadgen --base "http://127.0.0.1:$port" --cookies "$dir/cookies.tsv" ingest --senders 50 --secs "$SECS" | summary
     loadgen --base "http://127.0.0.1:$port" --cookies "$dir/cookies.tsv" fanout --listeners 1000 \
         --senders 10 --rate 100 --secs "$SECS" | summary
