@@ -365,3 +365,27 @@ async fn recovery_pages_render() {
     assert_eq!(status, 422);
     assert!(html.contains("does not work"));
 }
+
+/// The chat page's scripts get the server's rules from the page itself,
+/// rendered from the code that enforces them.
+#[tokio::test]
+async fn the_chat_page_carries_the_rules_its_scripts_use() {
+    let app = spawn_app().await;
+    let (client, _) = app.register(&unique_name("rules")).await;
+    let (status, html) = get_page(&client, &app, "/discover").await;
+    assert_eq!(status, 200);
+    let marker = "<meta name=\"chatroom-config\" content=\"";
+    let start = html.find(marker).expect("the config meta") + marker.len();
+    let raw = html[start..].split('"').next().unwrap();
+    let json = raw
+        .replace("&quot;", "\"")
+        .replace("&#x22;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&amp;", "&");
+    let config: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(config["max_message_chars"], 2000);
+    assert_eq!(config["reactions"].as_array().unwrap().len(), 6);
+    assert_eq!(config["room_name"]["min"], 2);
+    assert_eq!(config["room_name"]["max"], 32);
+    assert_eq!(config["max_topic_chars"], 200);
+}

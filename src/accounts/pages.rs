@@ -347,6 +347,8 @@ struct DiscoverPage {
     sio_v: String,
     /// The chat page's scripts, in load order, with cache-busting versions.
     scripts: Vec<String>,
+    /// [`crate::web::client_config`] as JSON, for the page's scripts.
+    config_json: String,
 }
 
 /// The chat page's classic scripts under `static/`, in load order: each one
@@ -380,6 +382,7 @@ async fn discover(MaybeUser(user): MaybeUser) -> Response {
             .iter()
             .map(|path| format!("/static/{path}?v={}", assets::version(path)))
             .collect(),
+        config_json: crate::web::client_config().to_string(),
     };
     render(StatusCode::OK, page, None)
 }

@@ -13,6 +13,27 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::AppError;
 
+/// The rules the chat page's scripts need, from the code that enforces
+/// them (never copied into the scripts): rendered once into the page as
+/// `<meta name="chatroom-config" content="…">`.
+pub fn client_config() -> serde_json::Value {
+    use crate::domain::{message_text, reaction, room_name};
+    serde_json::json!({
+        "max_message_chars": message_text::MAX_CHARS,
+        "reactions": reaction::REACTIONS,
+        "room_name": {
+            "min": room_name::MIN_NAME,
+            "max": room_name::MAX_NAME,
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        },
+        "max_topic_chars": room_name::MAX_TOPIC,
+        "max_client_id": crate::messages::MAX_CLIENT_ID,
+        "online_list_limit": crate::live::ONLINE_LIST_LIMIT,
+        "connect_list_limit": crate::live::CONNECT_LIST_LIMIT,
+        "unread_cap": crate::rooms::service::UNREAD_CAP,
+    })
+}
+
 /// Unknown paths: JSON under `/api`, a page elsewhere.
 pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
