@@ -34,6 +34,9 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::rate_limit::RateLimits;
 use crate::cluster::Cluster;
@@ -161,16 +164,19 @@ impl Application {
         spawn_housekeeping(state.clone());
         auth::password::warm_up();
 
-        let router = Router::new()
+        let (api, openapi) = OpenApiRouter::with_openapi(web::api_doc::ApiDoc::openapi())
             .merge(accounts::api::router())
-            .merge(accounts::pages::router())
             .merge(messages::api::router())
             .merge(rooms::api::router())
             .merge(accounts::moderation::router())
+            .routes(routes!(web::health::healthz))
+            .routes(routes!(web::api_doc::serve))
+            .split_for_parts();
+        web::api_doc::publish(&openapi);
+        let router = api
+            .merge(accounts::pages::router())
             .merge(accounts::profile_pages::router())
             .merge(accounts::recovery_pages::router())
-            .route("/healthz", get(web::health::healthz))
-            .route("/api/v1/openapi.json", get(web::openapi::serve))
             .route("/static/{*path}", get(web::assets::serve))
             .route("/avatars/default/{file}", get(web::avatars::default))
             .route("/avatars/{user_id}/{file}", get(web::avatars::photo))

@@ -1,6 +1,7 @@
 //! The JSON shapes clients see (SPEC §4): users, authors and messages.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::db::messages::StoredMessage;
 use crate::db::reactions::ReactionRow;
@@ -17,13 +18,17 @@ pub fn avatar_url(user_id: i64, username: &str, avatar_hash: Option<&str>) -> St
 
 /// A user as others see them. `is_admin` is shown to signed-in people only
 /// (SECURITY.md: what a signed-out caller can learn).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct PublicUser {
     pub id: i64,
     pub username: String,
     pub avatar_url: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Shown to signed-in people only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub is_admin: Option<bool>,
 }
 
@@ -48,7 +53,7 @@ impl From<&User> for PublicUser {
 }
 
 /// A user as they see themselves (`/me`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OwnUser {
     #[serde(flatten)]
     pub public: PublicUser,
@@ -70,13 +75,13 @@ impl OwnUser {
 }
 
 /// `{"user": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserEnvelope<T: Serialize> {
     pub user: T,
 }
 
 /// The author shown with a message.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Author {
     pub id: i64,
     pub username: String,
@@ -94,24 +99,32 @@ impl From<&User> for Author {
 }
 
 /// A chat message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Message)]
 pub struct MessageView {
     pub id: i64,
     pub room: String,
+    /// Null for a deleted account.
     pub author: Option<Author>,
+    /// Empty once deleted.
     pub text: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub edited_at: Option<String>,
     pub deleted: bool,
+    /// Empty once deleted.
     pub reactions: Vec<ReactionView>,
     /// The id its sender chose, on the ack and broadcast of a new message
     /// only (never stored).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub client_id: Option<String>,
 }
 
 /// Everyone who reacted to a message with one emoji.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Reaction)]
 pub struct ReactionView {
     pub emoji: String,
     pub count: usize,
@@ -119,7 +132,7 @@ pub struct ReactionView {
 }
 
 /// Who reacted.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ReactedBy {
     pub id: i64,
     pub username: String,
@@ -179,50 +192,61 @@ impl From<StoredMessage> for MessageView {
 }
 
 /// `{"messages": […]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessagesEnvelope {
     pub messages: Vec<MessageView>,
 }
 
 /// A conversation as one user sees it (docs/rooms.md).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Room)]
 pub struct RoomView {
+    /// `global`, the lower-cased name, or `dm:<smaller user id>:<larger user id>`.
     pub id: String,
+    /// `global`, `public` or `dm`.
+    #[schema(value_type = String, example = "public")]
     pub kind: &'static str,
+    /// As typed; for a DM the other participant's username (`Deleted user` once deleted).
     pub name: String,
     pub topic: String,
     pub member_count: i64,
+    #[schema(format = DateTime)]
     pub last_activity_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
     pub joined: bool,
     /// The other participant of a DM (null once they deleted their account).
     pub peer: Option<Author>,
-    #[serde(flatten)]
-    pub unread: Option<Unread>,
-}
-
-/// A member's unread state of a conversation.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Unread {
-    pub unread: i64,
-    pub mentions: i64,
-    pub last_read_id: i64,
+    /// In `GET /api/v1/me/rooms` only: messages by others after your read
+    /// marker, not deleted, counted up to 100 (100 means "100 or more").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0, maximum = 100)]
+    pub unread: Option<i64>,
+    /// In `GET /api/v1/me/rooms` only: unread messages mentioning you.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0)]
+    pub mentions: Option<i64>,
+    /// In `GET /api/v1/me/rooms` only: the last message id you have read
+    /// here (0: none yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0)]
+    pub last_read_id: Option<i64>,
 }
 
 /// `{"room": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RoomEnvelope {
     pub room: RoomView,
 }
 
 /// `{"rooms": […]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RoomsEnvelope {
     pub rooms: Vec<RoomView>,
 }
 
 /// `{"message": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessageEnvelope {
     pub message: MessageView,
 }

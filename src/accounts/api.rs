@@ -6,9 +6,11 @@ use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{profile, recovery, service};
 use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
@@ -18,43 +20,65 @@ use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{OwnUser, PublicUser, UserEnvelope};
+use crate::web::api_doc::{
+    BodyErrors, CrossSite, ErrorBody, NotFound, RateLimited, Unauthenticated,
+};
 use crate::web::extract::{ApiJson, ApiPath, ClientIp};
 
-/// The account routes of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/register", post(register))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/forgot-password", post(forgot_password))
-        .route("/api/v1/auth/reset-password", post(reset_password))
-        .route("/api/v1/auth/verify-email", post(verify_email))
-        .route("/api/v1/me", get(me).delete(delete_me))
-        .route("/api/v1/me/password", put(change_password))
-        .route("/api/v1/me/email", put(change_email))
-        .route("/api/v1/me/pending-email", delete(cancel_email_change))
-        .route(
-            "/api/v1/me/avatar",
-            put(upload_avatar)
-                .delete(remove_avatar)
+/// The account routes of the API, each described by its handler.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(verify_email))
+        .routes(routes!(me, delete_me))
+        .routes(routes!(change_password))
+        .routes(routes!(change_email))
+        .routes(routes!(cancel_email_change))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload_avatar, remove_avatar))
                 .layer(DefaultBodyLimit::max(AVATAR_BODY_LIMIT)),
         )
-        .route("/api/v1/me/sessions", get(list_sessions))
-        .route("/api/v1/me/sessions/{id}", delete(end_session))
-        .route("/api/v1/users/{username}", get(user_by_name))
+        .routes(routes!(list_sessions))
+        .routes(routes!(end_session))
+        .routes(routes!(user_by_name))
 }
 
 /// Multipart bodies may be a little larger than the 5 MiB photo they carry.
 pub const AVATAR_BODY_LIMIT: usize = MAX_UPLOAD_BYTES + 256 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RegisterBody {
+    /// 3–32 of `A–Z a–z 0–9 _ . -`, unique case-insensitively.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: String,
+    /// 8–256 characters, not too guessable, not containing the username.
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
+    /// Optional; a verification link is mailed to it.
     #[serde(default)]
+    #[schema(format = Email)]
     email: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    summary = "Create an account and sign in",
+    request_body = RegisterBody,
+    responses(
+        BodyErrors,
+        RateLimited,
+        (status = 201, description = "Created and signed in", body = UserEnvelope<PublicUser>,
+            headers(("Set-Cookie" = String, description = "chatroom_session=…"))),
+        (status = 409, description = "`username_taken` or `email_taken`", body = ErrorBody),
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -80,12 +104,27 @@ async fn register(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
     username: String,
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    summary = "Sign in with a username or a verified email",
+    request_body = LoginBody,
+    responses(
+        BodyErrors,
+        RateLimited,
+        (status = 200, description = "Signed in", body = UserEnvelope<PublicUser>,
+            headers(("Set-Cookie" = String, description = "chatroom_session=…"))),
+        (status = 401, description = "Wrong username or password (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "A request from another site (`csrf_rejected`), or a suspended account (`account_suspended`)", body = ErrorBody),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -103,6 +142,13 @@ async fn login(
         .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    summary = "End this session",
+    responses(CrossSite, (status = 204, description = "Signed out"))
+)]
 async fn logout(
     State(state): State<AppState>,
     MaybeUser(current): MaybeUser,
@@ -117,6 +163,14 @@ async fn logout(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    summary = "The signed-in user",
+    security(("sessionCookie" = [])),
+    responses(Unauthenticated, (status = 200, description = "The user", body = UserEnvelope<OwnUser>))
+)]
 async fn me(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -127,6 +181,14 @@ async fn me(
 /// Anyone may look a username up (registration tells whether one is taken
 /// anyway); roles are shown to signed-in people only, and suspension to
 /// nobody.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    summary = "A user's public profile (`is_admin` only for signed-in callers)",
+    params(("username" = String, Path, description = "In any letter case")),
+    responses(NotFound, (status = 200, description = "The user", body = UserEnvelope<PublicUser>))
+)]
 async fn user_by_name(
     State(state): State<AppState>,
     MaybeUser(viewer): MaybeUser,
@@ -143,11 +205,20 @@ async fn user_by_name(
     Ok(Json(UserEnvelope { user }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EmailBody {
+    #[schema(format = Email)]
     email: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/forgot-password",
+    tag = "auth",
+    summary = "Mail a reset link to a verified address (the same answer either way)",
+    request_body = EmailBody,
+    responses(BodyErrors, RateLimited, (status = 202, description = "Accepted"))
+)]
 async fn forgot_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -157,12 +228,20 @@ async fn forgot_password(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetBody {
     token: String,
     new_password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/reset-password",
+    tag = "auth",
+    summary = "Set a new password with a mailed token (ends every session and every other mailed link)",
+    request_body = ResetBody,
+    responses(BodyErrors, (status = 204, description = "Password changed"))
+)]
 async fn reset_password(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ResetBody>,
@@ -171,11 +250,23 @@ async fn reset_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct TokenBody {
     token: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/verify-email",
+    tag = "auth",
+    summary = "Confirm an address with a mailed token",
+    request_body = TokenBody,
+    responses(
+        BodyErrors,
+        (status = 204, description = "Verified"),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    )
+)]
 async fn verify_email(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TokenBody>,
@@ -184,12 +275,21 @@ async fn verify_email(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordChangeBody {
     current_password: String,
     new_password: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/password",
+    tag = "me",
+    summary = "Change the password (ends the other sessions and every mailed link)",
+    security(("sessionCookie" = [])),
+    request_body = PasswordChangeBody,
+    responses(Unauthenticated, BodyErrors, RateLimited, (status = 204, description = "Changed"))
+)]
 async fn change_password(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -199,12 +299,28 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EmailChangeBody {
+    #[schema(format = Email)]
     email: String,
     current_password: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/email",
+    tag = "me",
+    summary = "Ask to change the recovery address (a verification link is mailed; earlier links end)",
+    security(("sessionCookie" = [])),
+    request_body = EmailChangeBody,
+    responses(
+        Unauthenticated,
+        BodyErrors,
+        RateLimited,
+        (status = 202, description = "Verification mailed"),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    )
+)]
 async fn change_email(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -215,6 +331,19 @@ async fn change_email(
     Ok(StatusCode::ACCEPTED)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/pending-email",
+    tag = "me",
+    summary = "Cancel the address waiting for verification (its link stops working)",
+    security(("sessionCookie" = [])),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        NotFound,
+        (status = 204, description = "Cancelled"),
+    )
+)]
 async fn cancel_email_change(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -254,6 +383,25 @@ async fn own_user(state: &AppState, user: &users::User) -> AppResult<Json<UserEn
     }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/avatar",
+    tag = "me",
+    summary = "Upload a photo: PNG, JPEG, WebP or GIF up to 5 MiB",
+    security(("sessionCookie" = [])),
+    request_body(content = PhotoUpload, content_type = "multipart/form-data"),
+    responses(
+        Unauthenticated,
+        (status = 200, description = "The updated user", body = UserEnvelope<OwnUser>),
+        (status = 400, description = "Malformed multipart body (`bad_request`)", body = ErrorBody),
+        (status = 403, description = "A request from another site (`csrf_rejected`)", body = ErrorBody),
+        (status = 413, description = "`too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "Undecodable, or too many pixels (`validation_failed`)", body = ErrorBody),
+        (status = 503, description = "Too many uploads at once (`unavailable`)", body = ErrorBody),
+        (status = 507, description = "`insufficient_storage`", body = ErrorBody),
+    )
+)]
 async fn upload_avatar(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -268,6 +416,18 @@ async fn upload_avatar(
     own_user(&state, &user).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/avatar",
+    tag = "me",
+    summary = "Remove the photo (back to the generated one)",
+    security(("sessionCookie" = [])),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        (status = 200, description = "The updated user", body = UserEnvelope<OwnUser>),
+    )
+)]
 async fn remove_avatar(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -276,11 +436,20 @@ async fn remove_avatar(
     own_user(&state, &user).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct DeleteBody {
     current_password: String,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me",
+    tag = "me",
+    summary = "Delete the account (messages stay, by a deleted user)",
+    security(("sessionCookie" = [])),
+    request_body = DeleteBody,
+    responses(Unauthenticated, BodyErrors, RateLimited, (status = 204, description = "Deleted"))
+)]
 async fn delete_me(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -294,20 +463,49 @@ async fn delete_me(
         .into_response())
 }
 
-#[derive(serde::Serialize)]
+/// A signed-in browser or client.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 struct SessionView {
     id: i64,
+    /// The session this request came with.
     current: bool,
     user_agent: String,
+    /// A short description of the user agent ("Firefox on Linux").
     device: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_seen_at: String,
 }
 
+/// `{"sessions": […]}`.
+#[derive(Serialize, ToSchema)]
+struct SessionsEnvelope {
+    sessions: Vec<SessionView>,
+}
+
+/// A photo upload.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct PhotoUpload {
+    /// The image file.
+    #[schema(value_type = String, format = Binary)]
+    photo: Vec<u8>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/sessions",
+    tag = "me",
+    summary = "The user's sessions",
+    security(("sessionCookie" = [])),
+    responses(Unauthenticated, (status = 200, description = "Sessions", body = SessionsEnvelope))
+)]
 async fn list_sessions(
     State(state): State<AppState>,
     current: CurrentUser,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<SessionsEnvelope>> {
     let sessions: Vec<SessionView> = profile::list_sessions(&state, &current.user)
         .await?
         .into_iter()
@@ -320,9 +518,18 @@ async fn list_sessions(
             last_seen_at: rfc3339(s.last_seen_at),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "sessions": sessions })))
+    Ok(Json(SessionsEnvelope { sessions }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/sessions/{id}",
+    tag = "me",
+    summary = "End one of the user's sessions (and its sockets)",
+    security(("sessionCookie" = [])),
+    params(("id" = String, Path, description = "A session id from the list")),
+    responses(Unauthenticated, CrossSite, NotFound, (status = 204, description = "Ended"))
+)]
 async fn end_session(
     State(state): State<AppState>,
     current: CurrentUser,

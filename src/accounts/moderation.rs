@@ -3,8 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::put;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::CurrentUser;
 use crate::db::users;
@@ -12,14 +12,12 @@ use crate::db::users::User;
 use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::api_doc::{ErrorBody, Unauthenticated};
 use crate::web::extract::ApiPath;
 
 /// The moderation routes of the API.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/admin/users/{username}/suspension",
-        put(suspend).delete(reinstate),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(suspend, reinstate))
 }
 
 /// The account an admin acts on; 403 for anyone but an admin.
@@ -35,6 +33,21 @@ async fn target(state: &AppState, admin: &CurrentUser, username: &str) -> Result
 
 /// Suspends an account: its sessions end and its sockets disconnect at
 /// once, everywhere; logging in is refused until it is reinstated.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/users/{username}/suspension",
+    tag = "admin",
+    summary = "Suspend another account (admins only): its sessions end and its sockets are disconnected everywhere",
+    security(("sessionCookie" = [])),
+    params(("username" = String, Path)),
+    responses(
+        Unauthenticated,
+        (status = 204, description = "Suspended"),
+        (status = 403, description = "Not an admin (`forbidden`), or a request from another site (`csrf_rejected`)", body = ErrorBody),
+        (status = 404, description = "Unknown user (`not_found`)", body = ErrorBody),
+        (status = 422, description = "Yourself (`validation_failed`)", body = ErrorBody),
+    )
+)]
 async fn suspend(
     State(state): State<AppState>,
     admin: CurrentUser,
@@ -51,6 +64,20 @@ async fn suspend(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{username}/suspension",
+    tag = "admin",
+    summary = "Reinstate a suspended account (admins only)",
+    security(("sessionCookie" = [])),
+    params(("username" = String, Path)),
+    responses(
+        Unauthenticated,
+        (status = 204, description = "Reinstated"),
+        (status = 403, description = "Not an admin (`forbidden`), or a request from another site (`csrf_rejected`)", body = ErrorBody),
+        (status = 404, description = "Unknown user (`not_found`)", body = ErrorBody),
+    )
+)]
 async fn reinstate(
     State(state): State<AppState>,
     admin: CurrentUser,

@@ -5,9 +5,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::history::{parse_page, Param};
 use super::search::{DEFAULT_RESULTS, MAX_RESULTS};
@@ -16,26 +18,40 @@ use crate::domain::RoomId;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{Author, MessageEnvelope, MessagesEnvelope};
+use crate::web::api_doc::{
+    BodyErrors, CrossSite, ErrorBody, NotFound, RateLimited, Unauthenticated,
+};
 use crate::web::extract::{limit_param, message_id, ApiJson, ApiPath, ApiQuery, RoomPath};
 
 /// The message routes of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/rooms/{room}/messages",
-            get(room_messages).post(post_message),
-        )
-        .route(
-            "/api/v1/messages/{id}",
-            axum::routing::patch(edit_message).delete(delete_message),
-        )
-        .route(
-            "/api/v1/messages/{id}/reactions/{emoji}",
-            put(add_reaction).delete(remove_reaction),
-        )
-        .route("/api/v1/search", get(search_messages))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(room_messages, post_message))
+        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(add_reaction, remove_reaction))
+        .routes(routes!(search_messages))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms/{room}/messages",
+    tag = "messages",
+    summary = "A page of a conversation's history, oldest first (any conversation you can read)",
+    security(("sessionCookie" = [])),
+    params(
+        ("room" = String, Path, description = "A conversation id: `global`, a public room's lower-cased name (`rust-fans`) or `dm:<smaller user id>:<larger user id>`"),
+        ("before" = Option<i64>, Query, minimum = 0, description = "The newest `limit` messages older than this id"),
+        ("after" = Option<i64>, Query, minimum = 0, description = "The oldest `limit` messages newer than this id"),
+        ("limit" = Option<i64>, Query, minimum = 1, description = "1–100 (larger is capped), default 50"),
+    ),
+    responses(
+        Unauthenticated,
+        (status = 200, description = "Messages, oldest first", body = MessagesEnvelope),
+        (status = 403, description = "A public room you have not joined (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such room, or a DM you are not part of (`not_found`)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    )
+)]
 async fn room_messages(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -51,13 +67,35 @@ async fn room_messages(
     Ok(Json(MessagesEnvelope { messages }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PostBody {
+    /// Trimmed, then 1–2000 characters without control characters other than newline and tab.
+    #[schema(min_length = 1, max_length = 2000)]
     text: String,
+    /// 1–64 of `A–Z a–z 0–9 _ -`, echoed in the answer and the broadcast (never stored).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     client_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{room}/messages",
+    tag = "messages",
+    summary = "Send a message: the same validation, access, per-account budget and broadcast as the socket `message` event",
+    security(("sessionCookie" = [])),
+    params(("room" = String, Path, description = "A conversation id: `global`, a public room's lower-cased name (`rust-fans`) or `dm:<smaller user id>:<larger user id>`")),
+    request_body = PostBody,
+    responses(
+        Unauthenticated,
+        BodyErrors,
+        RateLimited,
+        (status = 201, description = "Stored and broadcast", body = MessageEnvelope),
+        (status = 403, description = "A public room you have not joined (`forbidden`); a request from another site (`csrf_rejected`)", body = ErrorBody),
+        (status = 404, description = "No such room, or a DM you are not part of (`not_found`)", body = ErrorBody),
+        (status = 503, description = "The message could not be stored now (`unavailable`)", body = ErrorBody),
+    )
+)]
 async fn post_message(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -70,11 +108,31 @@ async fn post_message(
     Ok((StatusCode::CREATED, Json(MessageEnvelope { message })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct EditBody {
+    /// Trimmed, then 1–2000 characters without control characters other than newline and tab.
+    #[schema(min_length = 1, max_length = 2000)]
     text: String,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/messages/{id}",
+    tag = "messages",
+    summary = "Edit your message (same text rules as a new one; sets `edited_at`; broadcast as `message_updated`)",
+    security(("sessionCookie" = [])),
+    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404")),
+    request_body = EditBody,
+    responses(
+        Unauthenticated,
+        BodyErrors,
+        RateLimited,
+        NotFound,
+        (status = 200, description = "The edited message", body = MessageEnvelope),
+        (status = 403, description = "Not your message (`forbidden`); a request from another site (`csrf_rejected`)", body = ErrorBody),
+        (status = 409, description = "The message was deleted (`message_deleted`)", body = ErrorBody),
+    )
+)]
 async fn edit_message(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -85,6 +143,22 @@ async fn edit_message(
     Ok(Json(MessageEnvelope { message }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{id}",
+    tag = "messages",
+    summary = "Delete a message (yours, or any as an admin): it stays in history as a placeholder",
+    security(("sessionCookie" = [])),
+    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404")),
+    responses(
+        Unauthenticated,
+        RateLimited,
+        NotFound,
+        (status = 200, description = "The placeholder (`deleted: true`, `text: \"\"`, `reactions: []`)", body = MessageEnvelope),
+        (status = 204, description = "Deleted by an admin in a conversation they cannot read: nothing of it is shown"),
+        (status = 403, description = "Not your message and not an admin (`forbidden`); a request from another site (`csrf_rejected`)", body = ErrorBody),
+    )
+)]
 async fn delete_message(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -98,6 +172,23 @@ async fn delete_message(
     )
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/messages/{id}/reactions/{emoji}",
+    tag = "messages",
+    summary = "Add your reaction (adding it twice is not an error)",
+    security(("sessionCookie" = [])),
+    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404"), ("emoji" = String, Path, description = "One of 👍 ❤️ 😂 🎉 😮 😢 (exact strings, URL-encoded: `%F0%9F%91%8D` for 👍; ❤️ is U+2764 U+FE0F); anything else is 422")),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        RateLimited,
+        NotFound,
+        (status = 200, description = "The message", body = MessageEnvelope),
+        (status = 409, description = "The message was deleted (`message_deleted`)", body = ErrorBody),
+        (status = 422, description = "Not one of the six emoji (`validation_failed`)", body = ErrorBody),
+    )
+)]
 async fn add_reaction(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -107,6 +198,22 @@ async fn add_reaction(
     Ok(Json(MessageEnvelope { message }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{id}/reactions/{emoji}",
+    tag = "messages",
+    summary = "Remove your reaction (removing one that is not there is not an error)",
+    security(("sessionCookie" = [])),
+    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404"), ("emoji" = String, Path, description = "One of 👍 ❤️ 😂 🎉 😮 😢 (exact strings, URL-encoded: `%F0%9F%91%8D` for 👍; ❤️ is U+2764 U+FE0F); anything else is 422")),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        RateLimited,
+        NotFound,
+        (status = 200, description = "The message", body = MessageEnvelope),
+        (status = 422, description = "Not one of the six emoji (`validation_failed`)", body = ErrorBody),
+    )
+)]
 async fn remove_reaction(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -116,6 +223,26 @@ async fn remove_reaction(
     Ok(Json(MessageEnvelope { message }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "messages",
+    summary = "Search the messages you can read now (not deleted), newest first",
+    security(("sessionCookie" = [])),
+    params(
+        ("q" = String, Query, description = "Words, each of which must appear (case-insensitive; the last also matches as a prefix); at least one letter or digit"),
+        ("room" = Option<String>, Query, description = "Narrow to one conversation (403/404 as for its history)"),
+        ("limit" = Option<i64>, Query, minimum = 1, description = "1–50 (larger is capped), default 20"),
+    ),
+    responses(
+        Unauthenticated,
+        (status = 200, description = "Matching messages, newest first", body = MessagesEnvelope),
+        (status = 400, description = "An undecodable query string (`bad_request`)", body = ErrorBody),
+        (status = 403, description = "`room` is a public room you have not joined (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "`room` does not exist, or is a DM you are not part of (`not_found`)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    )
+)]
 async fn search_messages(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -34,6 +34,8 @@ pub async fn global_listing(db: &Db) -> Result<(RoomView, i64), AppError> {
         joined: true,
         peer: None,
         unread: None,
+        mentions: None,
+        last_read_id: None,
     };
     Ok((view, sort_key))
 }
@@ -60,5 +62,7 @@ pub async fn view(db: &Db, row: RoomRow, me: i64, joined: bool) -> Result<RoomVi
         joined,
         peer,
         unread: None,
+        mentions: None,
+        last_read_id: None,
     })
 }

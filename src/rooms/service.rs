@@ -11,7 +11,7 @@ use crate::domain::room_name::parse_topic;
 use crate::domain::{RoomId, RoomName, Username};
 use crate::error::{AppError, FieldErrors};
 use crate::state::AppState;
-use crate::views::{RoomView, Unread};
+use crate::views::RoomView;
 
 /// Unread messages are counted up to this many ("100 or more").
 pub const UNREAD_CAP: i64 = 100;
@@ -177,11 +177,9 @@ pub async fn mine(state: &AppState, me: i64) -> Result<Vec<RoomView>, AppError> 
         let last_read_id = rooms::read_marker(&state.db, me, &room.id).await?;
         let (unread, mentions) =
             rooms::unread(&state.db, me, &room.id, last_read_id, UNREAD_CAP).await?;
-        room.unread = Some(Unread {
-            unread,
-            mentions,
-            last_read_id,
-        });
+        room.unread = Some(unread);
+        room.mentions = Some(mentions);
+        room.last_read_id = Some(last_read_id);
     }
     Ok(list)
 }

@@ -10,6 +10,30 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// `{"status", "database", "redis"?}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Health)]
+#[allow(dead_code)]
+struct HealthDoc {
+    /// `ok`, `degraded` (Redis away) or `unavailable`.
+    status: String,
+    /// `ok` or `unavailable`.
+    database: String,
+    /// With Redis configured: `ok` or `unavailable`.
+    #[schema(nullable = false)]
+    redis: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    summary = "Whether the database (and Redis, when configured) answer",
+    responses(
+        (status = 200, description = "Healthy", body = HealthDoc),
+        (status = 503, description = "Unhealthy", body = HealthDoc),
+    )
+)]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let limit = Duration::from_secs(3);
     let database_ok = matches!(

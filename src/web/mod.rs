@@ -1,11 +1,11 @@
 //! Pieces shared by every page and route: extractors, security headers,
 //! embedded static files, avatars and health.
 
+pub mod api_doc;
 pub mod assets;
 pub mod avatars;
 pub mod extract;
 pub mod health;
-pub mod openapi;
 pub mod security;
 
 use axum::http::{header, StatusCode, Uri};
