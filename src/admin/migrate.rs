@@ -142,6 +142,15 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
 ];
 
+/// Every table the copy carries, with its columns, in copy order (the
+/// schema guard test checks this against both backends' migrations).
+pub fn copied_columns() -> Vec<(&'static str, Vec<&'static str>)> {
+    TABLES
+        .iter()
+        .map(|(table, columns)| (*table, columns.iter().map(|(name, _)| *name).collect()))
+        .collect()
+}
+
 /// Why the copy did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {

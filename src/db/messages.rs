@@ -37,7 +37,9 @@ pub struct Page {
     pub limit: i64,
 }
 
-pub(super) const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author_username, \
+/// How every message read selects (the schema guard test checks that it
+/// reads every column).
+pub const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author_username, \
      u.avatar_hash AS author_avatar_hash, m.text, m.created_at, m.edited_at, m.deleted_at \
      FROM messages m LEFT JOIN users u ON u.id = m.author_id";
 

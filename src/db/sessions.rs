@@ -22,21 +22,21 @@ pub struct Session {
     pub last_seen_at: i64,
 }
 
+/// The columns every session read selects (the schema guard test checks
+/// that it reads every column but the token's hash).
+pub const COLUMNS: &str = "id, user_id, csrf_token, user_agent, created_at, last_seen_at";
+
+/// A session and its account, read in one query: the account's columns
+/// are those of every account read (`users::COLUMNS`).
 #[derive(FromRow)]
 struct SessionWithUser {
-    id: i64,
-    user_id: i64,
+    session_id: i64,
     csrf_token: String,
     user_agent: String,
-    created_at: i64,
+    session_created_at: i64,
     last_seen_at: i64,
-    username: String,
-    password_hash: String,
-    email: Option<String>,
-    email_verified: i64,
-    avatar_hash: Option<String>,
-    user_created_at: i64,
-    is_admin: i64,
+    #[sqlx(flatten)]
+    user: super::users::UserRow,
 }
 
 /// Stores a new session.
@@ -65,43 +65,41 @@ pub async fn create(
 /// The live session with this token hash and its user; refreshes `last_seen_at`.
 pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Session, User)>> {
     let now = now_ms();
-    let row: Option<SessionWithUser> = sqlx::query_as(
-        "SELECT s.id, s.user_id, s.csrf_token, s.user_agent, s.created_at, s.last_seen_at, \
-                u.username, u.password_hash, u.email, u.email_verified, u.avatar_hash, \
-                u.created_at AS user_created_at, u.is_admin \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
-    )
-    .bind(token_hash)
-    .bind(now - IDLE_LIFETIME_MS)
-    .fetch_optional(&db.pool)
-    .await?;
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let user_columns: Vec<String> = super::users::COLUMNS
+            .split(',')
+            .map(|column| format!("u.{}", column.trim()))
+            .collect();
+        format!(
+            "SELECT s.id AS session_id, s.csrf_token, s.user_agent, \
+                    s.created_at AS session_created_at, s.last_seen_at, {} \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
+            user_columns.join(", ")
+        )
+    });
+    let row: Option<SessionWithUser> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(token_hash)
+        .bind(now - IDLE_LIFETIME_MS)
+        .fetch_optional(&db.pool)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     if now - row.last_seen_at > TOUCH_EVERY_MS {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
-            .bind(row.id)
+            .bind(row.session_id)
             .execute(&db.pool)
             .await?;
     }
+    let user = User::from(row.user);
     let session = Session {
-        id: row.id,
-        user_id: row.user_id,
+        id: row.session_id,
+        user_id: user.id,
         csrf_token: row.csrf_token,
         user_agent: row.user_agent,
-        created_at: row.created_at,
+        created_at: row.session_created_at,
         last_seen_at: row.last_seen_at,
-    };
-    let user = User {
-        id: row.user_id,
-        username: row.username,
-        password_hash: row.password_hash,
-        email: row.email,
-        email_verified: row.email_verified != 0,
-        avatar_hash: row.avatar_hash,
-        created_at: row.user_created_at,
-        is_admin: row.is_admin != 0,
-        suspended: false,
     };
     Ok(Some((session, user)))
 }

@@ -19,8 +19,9 @@ pub struct User {
     pub suspended: bool,
 }
 
+/// An account row as read (`COLUMNS`).
 #[derive(FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: i64,
     username: String,
     password_hash: String,
@@ -48,7 +49,9 @@ impl From<UserRow> for User {
     }
 }
 
-const COLUMNS: &str =
+/// The columns every account read selects (the schema guard test checks
+/// that it reads every column but the lookup keys).
+pub const COLUMNS: &str =
     "id, username, password_hash, email, email_verified, avatar_hash, created_at, \
      is_admin, suspended_at";
 
