@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::live::Live;
 use crate::mail::Mailer;
-use crate::messages::Messages;
+use crate::messages::handle::Messages;
 
 /// Shared handles: configuration, database, limits, mail, live sockets,
 /// the message writer.

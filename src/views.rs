@@ -1,4 +1,5 @@
-//! The JSON shapes clients see (SPEC §4): users, authors and messages.
+//! The JSON shapes clients see (docs/protocol.md, docs/rooms.md): users,
+//! authors, messages and rooms.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -729,7 +729,7 @@ async fn the_first_account_is_an_admin_and_later_ones_are_not() {
     assert_eq!(me["user"]["is_admin"], false, "{me}");
 }
 
-/// Signed out, a profile shows what SPEC names and nothing of roles; no
+/// Signed out, a profile shows its public fields and nothing of roles; no
 /// answer tells anyone whether an account is suspended.
 #[tokio::test]
 async fn roles_and_suspensions_are_not_revealed_to_strangers() {

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, HttpExtension, SocketRef, TryData};
 
-use super::gate::ChatUser;
 use super::payloads::{self, parse};
+use super::user::ChatUser;
 use crate::db;
 use crate::error::AppError;
 use crate::live::ONLINE_LIST_LIMIT;

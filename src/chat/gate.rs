@@ -3,49 +3,18 @@
 //! registered before the connection is confirmed.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, HttpExtension, SocketRef};
 
 use super::events;
-use crate::auth::rate_limit::TokenBucket;
+use super::user::ChatUser;
 use crate::auth::{csrf, secret, session};
 use crate::db::{rooms, sessions};
 use crate::domain::room_id::GLOBAL;
-use crate::error::AppError;
 use crate::live::{session_room, user_room, CONNECT_LIST_LIMIT};
 use crate::state::AppState;
 use crate::views::Author;
-
-/// The user behind a socket, stored in its extensions at connect.
-#[derive(Debug, Clone)]
-pub struct ChatUser {
-    pub id: i64,
-    pub username: String,
-    /// The session the socket was opened with (ended → socket cut).
-    pub session_id: i64,
-    pub author: Author,
-    /// Every event of this socket takes a token: a flood gets error acks.
-    events: Arc<Mutex<TokenBucket>>,
-}
-
-impl ChatUser {
-    /// Takes one event of the socket's allowance.
-    pub fn allow_event(&self) -> Result<(), AppError> {
-        let mut bucket = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        bucket
-            .take()
-            .map_err(|retry_after| AppError::RateLimited { retry_after })
-    }
-}
-
-/// The allowance of all events of one socket: at least 20 per second
-/// (bursts of three seconds' worth), and twice the chat rate.
-fn event_bucket(chat_rate: f64) -> TokenBucket {
-    let rate = (chat_rate * 2.0).max(20.0);
-    TokenBucket::new(rate, rate * 3.0)
-}
 
 /// Why a connection was refused; its text is the connect error's `message`.
 #[derive(Debug)]
@@ -122,13 +91,13 @@ pub async fn authenticate<A: Adapter>(
             }
         }
     }
-    s.extensions.insert(ChatUser {
-        id: user.id,
-        username: user.username.clone(),
-        session_id: session.id,
-        author: Author::from(&user),
-        events: Arc::new(Mutex::new(event_bucket(state.config.chat_rate))),
-    });
+    s.extensions.insert(ChatUser::new(
+        user.id,
+        user.username.clone(),
+        session.id,
+        Author::from(&user),
+        state.config.chat_rate,
+    ));
     // Handlers are registered here, before the server confirms the
     // connection: a client that emits right after connecting must not race
     // the (asynchronous) connect handler.

@@ -6,6 +6,7 @@ mod events;
 mod gate;
 mod payloads;
 mod sweep;
+mod user;
 
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::handler::ConnectHandler;

@@ -13,7 +13,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::SocketIo;
 
-use super::gate::ChatUser;
+use super::user::ChatUser;
 use crate::db::{sessions, Db};
 use crate::domain::room_id::GLOBAL;
 use crate::live::bus::with_io;

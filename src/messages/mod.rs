@@ -6,6 +6,7 @@
 
 pub mod api;
 mod budget;
+pub mod handle;
 pub mod history;
 mod mentions;
 pub mod search;
@@ -14,36 +15,17 @@ mod writer;
 use std::sync::Arc;
 
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::db::messages::{NewMessage, Page, StoredMessage};
-use crate::db::{self, now_ms, reactions, Db};
+use crate::db::{self, now_ms, reactions};
 use crate::domain::{MessageText, Reaction, RoomId};
 use crate::error::AppError;
-use crate::live::Live;
 use crate::rooms::access;
 use crate::state::AppState;
 use crate::views::{Author, MessageView};
-use budget::Budget;
+pub use handle::Messages;
 pub use writer::WriteJob;
-
-/// Handle on the message writer and the per-account write budget.
-#[derive(Clone)]
-pub struct Messages {
-    writer: mpsc::Sender<WriteJob>,
-    budget: Arc<Budget>,
-}
-
-impl Messages {
-    /// Starts the writer; `rate` writes per second per account are allowed
-    /// (with bursts of `max(10, 5 × rate)`).
-    pub fn start(db: Db, live: &Live, rate: f64) -> Messages {
-        Messages {
-            writer: writer::spawn(db, live.relay().clone()),
-            budget: Arc::new(Budget::new(rate)),
-        }
-    }
-}
 
 /// Longest client-chosen id echoed with a new message.
 pub const MAX_CLIENT_ID: usize = 64;
