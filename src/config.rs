@@ -1,4 +1,5 @@
-//! Runtime settings: command-line flags with environment fallbacks (SPEC §1).
+//! Runtime settings: command-line flags with environment fallbacks
+//! (docs/protocol.md, the README's configuration table).
 
 use std::net::SocketAddr;
 
@@ -50,11 +51,70 @@ pub enum Command {
         /// The old app's directory.
         dir: std::path::PathBuf,
     },
+    /// Print the effective settings (secrets masked); exit 2 on a bad one.
+    CheckConfig,
+    /// Copy the SQLite database, consistently, while the server runs.
+    Backup {
+        /// Where the copy goes (must not exist yet).
+        file: std::path::PathBuf,
+    },
+    /// Check a backup and put it in place of the SQLite database (the
+    /// server must be stopped).
+    Restore {
+        /// A file made by `chatroom backup`.
+        file: std::path::PathBuf,
+    },
+    /// Manage accounts (works while the server runs; sockets follow on every
+    /// instance).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `chatroom user …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; its password is read from standard input.
+    Create {
+        /// The username.
+        name: String,
+        /// Also its (unverified) recovery address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Make an account an admin (`true`) or not (`false`).
+    SetAdmin {
+        name: String,
+        #[arg(action = clap::ArgAction::Set)]
+        admin: bool,
+    },
+    /// Set a new password read from standard input, or with `--link` print a
+    /// one-time reset link; either way the account's sessions end.
+    ResetPassword {
+        name: String,
+        /// Print a reset link (valid 30 minutes) instead of reading a password.
+        #[arg(long)]
+        link: bool,
+    },
+    /// Suspend an account: its sessions end, its sockets are cut, logging in
+    /// is refused until it is reinstated.
+    Suspend { name: String },
+    /// Reinstate a suspended account.
+    Reinstate { name: String },
+    /// End every session and socket of an account.
+    EndSessions { name: String },
+    /// One account a line: id, username, admin, suspended, created.
+    List,
 }
 
 /// Every setting the server reads.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
+    /// A TOML file with these same settings (keys: the variable names
+    /// without `CHATROOM_`, in lower case). Flags beat the environment,
+    /// which beats the file, which beats the defaults.
+    #[arg(long, env = "CHATROOM_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+
     /// Listen address.
     #[arg(long, env = "CHATROOM_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -224,5 +284,150 @@ fn parse_rate(value: &str) -> Result<f64, String> {
         Ok(rate)
     } else {
         Err("must be a positive number".into())
+    }
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A flag or a variable is wrong (clap's own message).
+    #[error("{0}")]
+    Cli(#[from] clap::Error),
+    #[error("CHATROOM_CONFIG: cannot read {0}: {1}")]
+    Read(std::path::PathBuf, std::io::Error),
+    #[error("CHATROOM_CONFIG: {0} is not valid TOML: {1}")]
+    Toml(std::path::PathBuf, String),
+    #[error("CHATROOM_CONFIG: {0}: unknown setting `{1}`")]
+    Unknown(std::path::PathBuf, String),
+    #[error("CHATROOM_CONFIG: {0}: `{1}` must be a string, a number or a boolean")]
+    Shape(std::path::PathBuf, String),
+}
+
+impl Cli {
+    /// Reads flags, the environment and (when `--config` or
+    /// `CHATROOM_CONFIG` names one) a TOML file, in that order of
+    /// precedence; every value goes through the same parsers either way.
+    pub fn load_from<I, T>(args: I) -> Result<Cli, SettingsError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let matches = Cli::command().try_get_matches_from(&args)?;
+        let first = Cli::from_arg_matches(&matches)?;
+        let Some(path) = first.config.config.clone() else {
+            return Ok(first);
+        };
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| SettingsError::Read(path.clone(), e))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| {
+            // One line: where, and what.
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            let reason = match line {
+                Some(line) => format!("line {line}: {}", e.message()),
+                None => e.message().to_owned(),
+            };
+            SettingsError::Toml(path.clone(), reason)
+        })?;
+        let command = Cli::command();
+        let mut from_file: Vec<std::ffi::OsString> = Vec::new();
+        for (key, value) in table {
+            let known = command
+                .get_arguments()
+                .find(|arg| arg.get_id().as_str() == key && key != "config");
+            let Some(arg) = known else {
+                return Err(SettingsError::Unknown(path.clone(), key));
+            };
+            // Given as a flag or in the environment: that wins.
+            if matches!(
+                matches.value_source(&key),
+                Some(ValueSource::CommandLine) | Some(ValueSource::EnvVariable)
+            ) {
+                continue;
+            }
+            let text = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(SettingsError::Shape(path.clone(), key)),
+            };
+            let long = arg.get_long().unwrap_or(key.as_str());
+            from_file.push(format!("--{long}={text}").into());
+        }
+        let mut all = Vec::with_capacity(args.len() + from_file.len());
+        all.extend(args.first().cloned());
+        all.extend(from_file);
+        all.extend(args.iter().skip(1).cloned());
+        Ok(Cli::try_parse_from(all)?)
+    }
+}
+
+/// A URL with its password (if any) replaced by `***`.
+fn masked(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// The effective settings as `CHATROOM_*` names and values, secrets
+    /// masked (`chatroom check-config`).
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let opt = |value: Option<String>| value.unwrap_or_else(|| "(unset)".to_owned());
+        vec![
+            (
+                "CHATROOM_CONFIG",
+                opt(self.config.as_ref().map(|p| p.display().to_string())),
+            ),
+            ("CHATROOM_BIND", self.bind.to_string()),
+            ("CHATROOM_PUBLIC_URL", self.public_base()),
+            ("CHATROOM_DATABASE_URL", masked(&self.database_url)),
+            (
+                "CHATROOM_REDIS_URL",
+                opt(self.redis_url.as_ref().map(|u| masked(u.as_str()))),
+            ),
+            ("CHATROOM_REDIS_PREFIX", self.redis_prefix.clone()),
+            (
+                "CHATROOM_SMTP_URL",
+                opt(self.smtp_url.as_ref().map(|u| masked(u.as_str()))),
+            ),
+            ("CHATROOM_MAIL_FROM", self.mail_from.clone()),
+            ("CHATROOM_SECURE_COOKIES", self.cookies_secure().to_string()),
+            ("CHATROOM_CHAT_RATE", self.chat_rate.to_string()),
+            ("CHATROOM_LOGIN_LIMIT", self.login_limit.to_string()),
+            ("CHATROOM_REGISTER_LIMIT", self.register_limit.to_string()),
+            (
+                "CHATROOM_MAX_CONNECTIONS_PER_IP",
+                self.max_connections_per_ip.to_string(),
+            ),
+            ("CHATROOM_SOCKET_BUFFER", self.socket_buffer.to_string()),
+            (
+                "CHATROOM_SQLITE_SYNCHRONOUS",
+                format!("{:?}", self.sqlite_synchronous).to_lowercase(),
+            ),
+            (
+                "CHATROOM_LOG_FORMAT",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+        ]
+    }
+
+    /// Checks what can be checked without connecting to anything: the
+    /// settings that parse only at start (the sender address).
+    pub fn validate(&self) -> Result<(), String> {
+        self.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("CHATROOM_MAIL_FROM: {e}"))?;
+        Ok(())
     }
 }

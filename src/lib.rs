@@ -68,6 +68,8 @@ pub enum StartError {
     Outbox(anyhow::Error),
     #[error("CHATROOM_REDIS_URL: {0}")]
     Redis(String),
+    #[error("CHATROOM_DATABASE_URL: {0}")]
+    Lock(String),
 }
 
 /// A built server, bound and ready to run.
@@ -76,6 +78,9 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     state: AppState,
+    /// Held while serving: a SQLite file is one server's (see
+    /// [`db::lock_sqlite`]).
+    database_lock: Option<std::fs::File>,
 }
 
 enum SocketLayer {
@@ -94,72 +99,16 @@ impl Application {
             .map_err(|e| StartError::Bind(config.bind, e))?;
         // With port 0 the real port is only known now.
         config.bind = addr;
+        let database_lock = db::lock_sqlite(&config.database_url).map_err(|err| {
+            StartError::Lock(match err.kind() {
+                std::io::ErrorKind::WouldBlock => {
+                    "the SQLite database is in use by another chatroom server".to_owned()
+                }
+                _ => format!("cannot lock the SQLite database: {err}"),
+            })
+        })?;
 
-        let db = Db::connect_with(&config.database_url, config.sqlite_synchronous).await?;
-        let from = config
-            .mail_from
-            .parse()
-            .map_err(|e: lettre::address::AddressError| StartError::MailFrom(e.to_string()))?;
-        let transport = match &config.smtp_url {
-            Some(url) => Transport::smtp(url.as_str()).map_err(StartError::Smtp)?,
-            None => {
-                Transport::outbox(config.data_dir().join("outbox")).map_err(StartError::Outbox)?
-            }
-        };
-        let mailer = Mailer::new(db.clone(), config.smtp_url.is_none());
-        mail::spawn_worker(db.clone(), transport, from, mailer.wake_signal());
-
-        let cluster = match &config.redis_url {
-            Some(url) => Some(
-                Cluster::connect(url, &config.redis_prefix)
-                    .await
-                    .map_err(|e| StartError::Redis(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let builder = SocketIo::builder()
-            .max_payload(64 * 1024)
-            .max_buffer_size(config.socket_buffer as usize)
-            // Chat frames are small; a larger one is read in several steps.
-            // Every idle socket keeps this buffer (default 4 KiB).
-            .ws_read_buffer_size(1024)
-            .ping_interval(Duration::from_secs(20))
-            .ping_timeout(Duration::from_secs(20));
-        let (bus, socket_layer) = match &cluster {
-            None => {
-                let (layer, io) = builder.build_layer();
-                (Bus::Local(io), SocketLayer::Local(layer))
-            }
-            Some(cluster) => {
-                let adapter_config =
-                    RedisAdapterConfig::default().with_prefix(cluster.prefix.clone());
-                let driver = ResilientDriver::new(&cluster.client)
-                    .await
-                    .map_err(|e| StartError::Redis(e.to_string()))?;
-                let adapter = RedisAdapterCtr::new_with_driver(driver, adapter_config);
-                let (layer, io) = builder
-                    .with_adapter::<ClusterAdapter>(adapter)
-                    .build_layer();
-                (Bus::Redis(io), SocketLayer::Redis(layer))
-            }
-        };
-        let live = Live::start(bus, db.clone(), cluster.as_ref())
-            .await
-            .map_err(StartError::Redis)?;
-        let messages = Messages::start(db.clone(), &live, config.chat_rate);
-        let limits = RateLimits::new(config.login_limit, config.register_limit, cluster.as_ref());
-        let state = AppState::new(Inner {
-            config,
-            db,
-            limits,
-            mailer,
-            live,
-            messages,
-            cluster,
-        });
-        chat::register(state.live.bus())
-            .await
-            .map_err(StartError::Redis)?;
+        let (state, socket_layer) = connect(config, true).await?;
         chat::spawn_session_sweep(state.clone());
         spawn_housekeeping(state.clone());
         auth::password::warm_up();
@@ -206,6 +155,7 @@ impl Application {
             addr,
             router,
             state,
+            database_lock,
         })
     }
 
@@ -229,8 +179,87 @@ impl Application {
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         let max_per_ip = self.state.config.max_connections_per_ip;
         let live = self.state.live.clone();
+        let _database_lock = self.database_lock;
         server::serve(self.listener, self.router, live, max_per_ip, shutdown).await;
     }
+}
+
+/// Connects to the database (migrating it), Redis and the mail queue and
+/// starts the live parts: everything a running server — or an operator
+/// command acting like one (`serving: false`: no mail worker) — shares.
+async fn connect(config: Config, serving: bool) -> Result<(AppState, SocketLayer), StartError> {
+    let db = Db::connect_with(&config.database_url, config.sqlite_synchronous).await?;
+    let from = config
+        .mail_from
+        .parse()
+        .map_err(|e: lettre::address::AddressError| StartError::MailFrom(e.to_string()))?;
+    let transport = match &config.smtp_url {
+        Some(url) => Transport::smtp(url.as_str()).map_err(StartError::Smtp)?,
+        None => Transport::outbox(config.data_dir().join("outbox")).map_err(StartError::Outbox)?,
+    };
+    let mailer = Mailer::new(db.clone(), config.smtp_url.is_none());
+    if serving {
+        mail::spawn_worker(db.clone(), transport, from, mailer.wake_signal());
+    }
+
+    let cluster = match &config.redis_url {
+        Some(url) => Some(
+            Cluster::connect(url, &config.redis_prefix)
+                .await
+                .map_err(|e| StartError::Redis(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let builder = SocketIo::builder()
+        .max_payload(64 * 1024)
+        .max_buffer_size(config.socket_buffer as usize)
+        // Chat frames are small; a larger one is read in several steps.
+        // Every idle socket keeps this buffer (default 4 KiB).
+        .ws_read_buffer_size(1024)
+        .ping_interval(Duration::from_secs(20))
+        .ping_timeout(Duration::from_secs(20));
+    let (bus, socket_layer) = match &cluster {
+        None => {
+            let (layer, io) = builder.build_layer();
+            (Bus::Local(io), SocketLayer::Local(layer))
+        }
+        Some(cluster) => {
+            let adapter_config = RedisAdapterConfig::default().with_prefix(cluster.prefix.clone());
+            let driver = ResilientDriver::new(&cluster.client)
+                .await
+                .map_err(|e| StartError::Redis(e.to_string()))?;
+            let adapter = RedisAdapterCtr::new_with_driver(driver, adapter_config);
+            let (layer, io) = builder
+                .with_adapter::<ClusterAdapter>(adapter)
+                .build_layer();
+            (Bus::Redis(io), SocketLayer::Redis(layer))
+        }
+    };
+    let live = Live::start(bus, db.clone(), cluster.as_ref())
+        .await
+        .map_err(StartError::Redis)?;
+    let messages = Messages::start(db.clone(), &live, config.chat_rate);
+    let limits = RateLimits::new(config.login_limit, config.register_limit, cluster.as_ref());
+    let state = AppState::new(Inner {
+        config,
+        db,
+        limits,
+        mailer,
+        live,
+        messages,
+        cluster,
+    });
+    chat::register(state.live.bus())
+        .await
+        .map_err(StartError::Redis)?;
+    Ok((state, socket_layer))
+}
+
+/// The shared state without a listener, for operator commands: changes
+/// made through it reach running servers' sockets like a server's own
+/// (through Redis at once; alone, through their session sweep).
+pub async fn headless(config: Config) -> Result<AppState, StartError> {
+    Ok(connect(config, false).await?.0)
 }
 
 /// Periodic clean-up: expired sessions.

@@ -2,18 +2,26 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use chatroom::config::{Cli, Command, LogFormat};
+use chatroom::config::{Cli, Command, LogFormat, SettingsError};
 use chatroom::Application;
 
-fn init_logging(format: LogFormat) {
+/// Logs go to standard output for the server, and to standard error for
+/// the other subcommands, whose standard output is their answer.
+fn init_logging(format: LogFormat, serving: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL's notices ("relation … already exists, skipping") are noise.
+    let filter = match "sqlx::postgres::notice=warn".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+    match (format, serving) {
+        (LogFormat::Json, true) => builder.json().init(),
+        (LogFormat::Text, true) => builder.init(),
+        (LogFormat::Json, false) => builder.json().with_writer(std::io::stderr).init(),
+        (LogFormat::Text, false) => builder.with_writer(std::io::stderr).init(),
     }
 }
 
@@ -45,10 +53,42 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.config.log_format);
+fn main() -> ExitCode {
+    // Settings first, before any thread exists: flags, environment, file.
+    let cli = match Cli::load_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(SettingsError::Cli(err)) => {
+            // Help and version exit 0; a bad flag or variable exits 2.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+        Err(err) => {
+            eprintln!("chatroom: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("chatroom: cannot start the runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+/// Prints a one-line error and answers exit code 2.
+fn fail(what: impl std::fmt::Display) -> ExitCode {
+    eprintln!("chatroom: {what}");
+    ExitCode::from(2)
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    init_logging(cli.config.log_format, serving);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let shutdown = shutdown_signal();
@@ -145,6 +185,53 @@ async fn main() -> ExitCode {
                     );
                     ExitCode::from(2)
                 }
+            }
+        }
+        Command::CheckConfig => {
+            if let Err(err) = cli.config.validate() {
+                return fail(err);
+            }
+            for (name, value) in cli.config.describe() {
+                println!("{name}={value}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Backup { file } => {
+            match chatroom::admin::backup::backup(&cli.config.database_url, &file).await {
+                Ok(bytes) => {
+                    println!("backed up to {} ({bytes} bytes)", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(format!("backup: {err}")),
+            }
+        }
+        Command::Restore { file } => {
+            match chatroom::admin::backup::restore(&cli.config.database_url, &file).await {
+                Ok(()) => {
+                    println!("restored {}; start the server", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(format!("restore: {err}")),
+            }
+        }
+        Command::User(command) => {
+            let state = match chatroom::headless(cli.config).await {
+                Ok(state) => state,
+                Err(err) => return fail(err),
+            };
+            let read_stdin = || {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map(|_| line)
+            };
+            let outcome = chatroom::admin::operator::run(&state, command, read_stdin).await;
+            // Let the mail queue and the disconnects reach the other instances.
+            state.live.close().await;
+            match outcome {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(format!("user: {err}")),
             }
         }
     }

@@ -1,5 +1,6 @@
-//! Moderation by admins: suspending and reinstating accounts
-//! (deleting any message is in `chat::changes`).
+//! Moderation: suspending and reinstating accounts — by an admin over the
+//! API, or by an operator with `chatroom user suspend|reinstate` (deleting
+//! any message is in `messages`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +15,23 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::api_doc::{ErrorBody, Unauthenticated};
 use crate::web::extract::ApiPath;
+
+/// Suspends an account: its sessions end and its sockets disconnect at
+/// once, everywhere; logging in is refused until it is reinstated.
+pub async fn suspend_account(state: &AppState, target: &User) -> Result<(), AppError> {
+    users::set_suspended(&state.db, target.id, true).await?;
+    super::sessions::end_all(state, target.id, None).await?;
+    state.live.disconnect_user(target.id).await;
+    tracing::info!(user = target.id, "account suspended");
+    Ok(())
+}
+
+/// Lets a suspended account log in again.
+pub async fn reinstate_account(state: &AppState, target: &User) -> Result<(), AppError> {
+    users::set_suspended(&state.db, target.id, false).await?;
+    tracing::info!(user = target.id, "account reinstated");
+    Ok(())
+}
 
 /// The moderation routes of the API.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -57,10 +75,12 @@ async fn suspend(
     if target.id == admin.user.id {
         return Err(AppError::field("username", "you cannot suspend yourself"));
     }
-    users::set_suspended(&state.db, target.id, true).await?;
-    super::sessions::end_all(&state, target.id, None).await?;
-    state.live.disconnect_user(target.id).await;
-    tracing::info!(admin = admin.user.id, user = target.id, "account suspended");
+    suspend_account(&state, &target).await?;
+    tracing::info!(
+        admin = admin.user.id,
+        user = target.id,
+        "suspended by an admin"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -84,11 +104,11 @@ async fn reinstate(
     ApiPath(username): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     let target = target(&state, &admin, &username).await?;
-    users::set_suspended(&state.db, target.id, false).await?;
+    reinstate_account(&state, &target).await?;
     tracing::info!(
         admin = admin.user.id,
         user = target.id,
-        "account reinstated"
+        "reinstated by an admin"
     );
     Ok(StatusCode::NO_CONTENT)
 }

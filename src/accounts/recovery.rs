@@ -40,6 +40,17 @@ async fn send_reset_link(state: &AppState, email: &Email) -> Result<(), AppError
     let Some(recipient) = user.email.clone().filter(|_| user.email_verified) else {
         return Ok(());
     };
+    let link = issue_reset_link(state, &user).await?;
+    state
+        .mailer
+        .send(&recipient, Mail::password_reset(&user.username, &link))
+        .await?;
+    Ok(())
+}
+
+/// Makes a reset link for the account (valid 30 minutes, single use): what
+/// recovery mails, and what `chatroom user reset-password --link` prints.
+pub async fn issue_reset_link(state: &AppState, user: &User) -> Result<String, AppError> {
     let token = secret::random_token();
     tokens::create(
         &state.db,
@@ -50,15 +61,10 @@ async fn send_reset_link(state: &AppState, email: &Email) -> Result<(), AppError
         RESET_LIFETIME_MS,
     )
     .await?;
-    let link = format!(
+    Ok(format!(
         "{}/reset-password?token={token}",
         state.config.public_base()
-    );
-    state
-        .mailer
-        .send(&recipient, Mail::password_reset(&user.username, &link))
-        .await?;
-    Ok(())
+    ))
 }
 
 /// Uses a reset token once: sets the password and ends every session.

@@ -153,6 +153,31 @@ fn sqlite_url_with_create(url: &str) -> Result<String, ConnectError> {
     Ok(format!("{url}{separator}mode=rwc"))
 }
 
+/// For a SQLite database: an exclusive lock on `<file>.lock`, held by the
+/// running server for as long as it runs (and by `restore` while it swaps
+/// the file). `Ok(None)` for PostgreSQL; an error of kind `WouldBlock` when
+/// someone holds it already.
+pub fn lock_sqlite(url: &str) -> std::io::Result<Option<std::fs::File>> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(None);
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut name = path.into_os_string();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::ErrorKind::WouldBlock.into()),
+        Err(std::fs::TryLockError::Error(err)) => Err(err),
+    }
+}
+
 /// Current time as unix milliseconds.
 pub fn now_ms() -> i64 {
     let now = std::time::SystemTime::now()

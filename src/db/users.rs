@@ -199,6 +199,25 @@ pub async fn set_verified_email(db: &Db, user_id: i64, email: &str) -> Result<()
     }
 }
 
+/// Makes (`true`) or unmakes an admin; false when there is no such account.
+pub async fn set_admin(db: &Db, user_id: i64, admin: bool) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
+        .bind(i64::from(admin))
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Every account, oldest first.
+pub async fn list(db: &Db) -> sqlx::Result<Vec<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY id");
+    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(User::from).collect())
+}
+
 /// Suspends (`true`) or reinstates the account; false when there is none.
 pub async fn set_suspended(db: &Db, user_id: i64, suspended: bool) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE users SET suspended_at = $1 WHERE id = $2")

@@ -106,6 +106,7 @@ pub fn drop_schema(schema: String) {
 /// Settings for a test server; tweak before [`spawn_with`].
 pub fn test_config(data_dir: &std::path::Path) -> Config {
     Config {
+        config: None,
         bind: "127.0.0.1:0".parse().expect("address"),
         public_url: None,
         database_url: database_url(data_dir),
