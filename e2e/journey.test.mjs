@@ -720,6 +720,101 @@ test("a message's actions and the reaction picker work with the keyboard", async
   assert.equal(await dave.locator(".reaction-picker").count(), 0);
 });
 
+test("a live message while reading old history offers the way back (new messages pill)", async () => {
+  // Self-contained: runs alone with --test-name-pattern too.
+  const writer = await signedUpOnDiscover("frank");
+  const reader = await signedUpOnDiscover("gina");
+  const errors = [];
+  reader.on("pageerror", (err) => errors.push(err.message));
+
+  // frank has an old message and 60 newer ones in the global room.
+  const socket = socketFor(await sessionCookie(users.frank.context));
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  const ack = await socket.timeout(10000).emitWithAck("message", { text: "the zebracrossing anchor" });
+  assert.equal(ack.ok, true);
+  const anchorId = ack.message.id;
+  for (let i = 0; i < 60; i++) {
+    assert.equal((await socket.timeout(10000).emitWithAck("message", { text: `later line ${i}` })).ok, true);
+  }
+  socket.disconnect();
+
+  // gina opens the search hit: 50 newer lines are loaded, the rest are not.
+  await reader.getByRole("button", { name: "Search", exact: true }).click();
+  await reader.getByLabel("Search messages").fill("zebracrossing");
+  const hit = reader.locator(`#search-results button[data-id="${anchorId}"]`);
+  await hit.waitFor();
+  await hit.click();
+  await reader.locator(`#message-list > li[data-id="${anchorId}"]`).waitFor();
+  await messageLocator(reader, "later line 48").waitFor();
+  assert.equal(await messageLocator(reader, "later line 59").count(), 0, "the newest lines are not loaded");
+  const pill = reader.getByRole("button", { name: "New messages" });
+  assert.equal(await pill.isVisible(), false);
+
+  // frank posts from his page; gina is offered the way back to the present.
+  await say(writer, "fresh news from frank");
+  await messageLocator(writer, "fresh news from frank").waitFor();
+  const shown = await pill.waitFor({ state: "visible", timeout: 5000 }).then(
+    () => true,
+    () => false,
+  );
+  assert.deepEqual(errors, [], "no page error");
+  assert.ok(shown, "the new messages pill is shown");
+  await pill.click();
+  await messageLocator(reader, "fresh news from frank").waitFor();
+  await messageLocator(reader, "later line 59").waitFor();
+  assert.deepEqual(errors, [], "no page error");
+});
+
+test("each sent message carries its own client_id and settles its pending line by it", async () => {
+  const first = await signedUpOnDiscover("hana");
+  const second = await users.hana.context.newPage(); // a second tab, same session
+  watch(second, "hana#2");
+  const sentIds = [];
+  const echoed = [];
+  for (const tab of [first, second]) {
+    tab.on("websocket", (ws) => {
+      ws.on("framesent", ({ payload }) => {
+        const packet = /^42\d*(\[.*\])$/s.exec(String(payload));
+        if (!packet) return;
+        const [event, data] = JSON.parse(packet[1]);
+        if (event === "message") sentIds.push(data.client_id);
+      });
+      ws.on("framereceived", ({ payload }) => {
+        const packet = /^43?\d*(\[.*\])$/s.exec(String(payload));
+        if (!packet) return;
+        const [head, data] = JSON.parse(packet[1]);
+        const m = head === "message" ? data : head && head.message; // broadcast or ack
+        if (m && m.client_id) echoed.push(m.client_id);
+      });
+    });
+  }
+  await first.reload();
+  await connected(first);
+  await second.goto(`${server.base}/discover`);
+  await connected(second);
+
+  // The same words from both tabs at once: each line is settled by its own
+  // id (matching by text could settle one tab's copy with the other's message).
+  const text = "the same words from two tabs";
+  await Promise.all([say(first, text), say(second, text)]);
+  for (const tab of [first, second]) {
+    for (let round = 0; round < 50 && (await messageLocator(tab, text).count()) !== 2; round++) {
+      await tab.waitForTimeout(100);
+    }
+    assert.equal(await messageLocator(tab, text).count(), 2);
+    await tab.locator("#message-list > li[data-pending]").waitFor({ state: "detached" });
+    assert.equal(await tab.locator("#message-list > li[data-id]", { hasText: text }).count(), 2);
+  }
+  assert.equal(sentIds.length, 2, JSON.stringify(sentIds));
+  for (const id of sentIds) assert.match(id, /^[A-Za-z0-9_-]{1,64}$/);
+  assert.notEqual(sentIds[0], sentIds[1], "one id per message");
+  for (const id of sentIds) assert.ok(echoed.includes(id), `the server echoed ${id}`);
+  await second.close();
+});
+
 test("still no page broke the content security policy or threw", async () => {
   assert.deepEqual(problems, []);
 });

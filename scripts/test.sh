@@ -19,6 +19,23 @@ skip() {
   skipped+=("$1")
 }
 
+# The browser code and tests need e2e/'s npm packages (ESLint, playwright-core…).
+have_node=0
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  have_node=1
+  if [ ! -d e2e/node_modules ]; then
+    echo "==> npm ci in e2e/"
+    (cd e2e && npm ci --no-audit --no-fund)
+  fi
+fi
+
+if [ "$have_node" = "1" ]; then
+  echo "==> ESLint (static/js, e2e)"
+  (cd e2e && npm run --silent lint)
+else
+  skip "ESLint on static/js and e2e (needs node and npm)"
+fi
+
 echo "==> Rust tests (SQLite)"
 cargo test --all-targets -- --test-threads="${CHATROOM_TEST_THREADS:-4}"
 
@@ -42,11 +59,11 @@ echo "==> Load benchmark smoke run (fan-out, then a listener that stops reading;
 bash bench/smoke.sh
 
 if [ -x e2e/run.sh ]; then
-  if command -v node >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && [ -d e2e/node_modules ]; then
+  if [ "$have_node" = "1" ] && [ -x /usr/bin/chromium ]; then
     echo "==> Browser tests (Chromium)"
     bash e2e/run.sh
   else
-    skip "browser tests (need node, /usr/bin/chromium and 'npm ci' in e2e/)"
+    skip "browser tests (need node, npm and /usr/bin/chromium)"
   fi
 fi
 

@@ -389,3 +389,79 @@ async fn the_chat_page_carries_the_rules_its_scripts_use() {
     assert_eq!(config["room_name"]["max"], 32);
     assert_eq!(config["max_topic_chars"], 200);
 }
+
+/// The chat page loads one ES module entry and an inline import map that
+/// gives every module its versioned URL; the Content-Security-Policy allows
+/// exactly that import map by its hash, and nothing inline otherwise.
+#[tokio::test]
+async fn the_chat_pages_import_map_is_allowed_by_its_hash_and_maps_every_module() {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+
+    let app = spawn_app().await;
+    let (client, _) = app.register(&unique_name("modules")).await;
+    let response = client.get(app.url("/discover")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = response.text().await.unwrap();
+
+    let open = "<script type=\"importmap\">";
+    let start = html.find(open).expect("an import map") + open.len();
+    let text = &html[start..start + html[start..].find("</script>").unwrap()];
+    assert_eq!(html.matches(open).count(), 1);
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()));
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src "))
+        .expect("a script-src directive");
+    assert_eq!(script_src, format!("script-src 'self' 'sha256-{hash}'"));
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // The same policy on every response, not only on this page.
+    let login = app.client().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.headers()["content-security-policy"], csp.as_str());
+
+    // No classic chat script is left; the entry is a module the map knows.
+    let map: serde_json::Value = serde_json::from_str(text).expect("JSON");
+    let imports = map["imports"].as_object().expect("imports");
+    let entry_marker = "<script type=\"module\" src=\"";
+    let entry_start = html.find(entry_marker).expect("a module entry") + entry_marker.len();
+    let entry = html[entry_start..].split('"').next().unwrap();
+    assert!(entry.starts_with("/static/js/chat/main.js?v="), "{entry}");
+    assert!(imports.values().any(|url| url == entry), "{entry}");
+    assert!(
+        !html.contains("<script src=\"/static/js/"),
+        "classic scripts left"
+    );
+
+    // Every mapped module is served as JavaScript, and every module it imports
+    // by a relative specifier is in the map (so it is versioned too).
+    for (key, url) in imports {
+        let url = url.as_str().unwrap();
+        assert!(url.starts_with(&format!("{key}?v=")), "{key} → {url}");
+        let module = client.get(app.url(url)).send().await.unwrap();
+        assert_eq!(module.status(), 200, "{url}");
+        let content_type = module.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(content_type.contains("javascript"), "{url}: {content_type}");
+        let source = module.text().await.unwrap();
+        let dir = &key[..key.rfind('/').unwrap() + 1];
+        for piece in source
+            .split("from \"./")
+            .skip(1)
+            .chain(source.split("import \"./").skip(1))
+        {
+            let file = piece.split('"').next().unwrap();
+            let imported = format!("{dir}{file}");
+            assert!(
+                imports.contains_key(&imported),
+                "{key} imports {imported}, not in the map"
+            );
+        }
+    }
+}

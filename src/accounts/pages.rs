@@ -345,44 +345,41 @@ struct DiscoverPage {
     me_username: String,
     me_is_admin: bool,
     sio_v: String,
-    /// The chat page's scripts, in load order, with cache-busting versions.
-    scripts: Vec<String>,
+    /// The import map of the chat page's ES modules (raw JSON, inlined
+    /// unescaped; allowed by the CSP by its hash).
+    import_map: &'static str,
+    /// The versioned URL of the module entry (`main.js`).
+    entry: &'static str,
     /// [`crate::web::client_config`] as JSON, for the page's scripts.
     config_json: String,
+    /// The same rules for the page's own form fields (`maxlength`, hints).
+    max_message_chars: usize,
+    room_name_min: usize,
+    room_name_max: usize,
+    max_topic_chars: usize,
 }
 
-/// The chat page's classic scripts under `static/`, in load order: each one
-/// registers what it shares on `window.chatroom` for the ones after it.
-const CHAT_SCRIPTS: &[&str] = &[
-    "js/chat/state.js",
-    "js/chat/util.js",
-    "js/chat/messages.js",
-    "js/chat/history.js",
-    "js/chat/sending.js",
-    "js/chat/message-actions.js",
-    "js/chat/conversations.js",
-    "js/chat/directory.js",
-    "js/chat/search.js",
-    "js/chat/people.js",
-    "js/chat/notifications.js",
-    "js/chat/main.js",
-];
-
+/// The chat page's scripts are ES modules: [`crate::web::import_map`] lists
+/// them (`CHAT_MODULES`) and builds the import map once.
 async fn discover(MaybeUser(user): MaybeUser) -> Response {
+    use crate::domain::{message_text, room_name};
     let Some(current) = user else {
         return see_other("/login", None);
     };
+    let modules = crate::web::import_map::chat_modules();
     let page = DiscoverPage {
         layout: Layout::new("Discover", "discover", Some(&current)),
         me_id: current.user.id,
         me_username: current.user.username.clone(),
         me_is_admin: current.user.is_admin,
         sio_v: assets::version("vendor/socket.io/socket.io.min.js"),
-        scripts: CHAT_SCRIPTS
-            .iter()
-            .map(|path| format!("/static/{path}?v={}", assets::version(path)))
-            .collect(),
+        import_map: &modules.import_map,
+        entry: &modules.entry,
         config_json: crate::web::client_config().to_string(),
+        max_message_chars: message_text::MAX_CHARS,
+        room_name_min: room_name::MIN_NAME,
+        room_name_max: room_name::MAX_NAME,
+        max_topic_chars: room_name::MAX_TOPIC,
     };
     render(StatusCode::OK, page, None)
 }

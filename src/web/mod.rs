@@ -6,6 +6,7 @@ pub mod assets;
 pub mod avatars;
 pub mod extract;
 pub mod health;
+pub mod import_map;
 pub mod security;
 
 use axum::http::{header, StatusCode, Uri};

@@ -1,16 +1,34 @@
 //! Headers every response carries: a strict Content-Security-Policy and friends.
 
+use std::sync::OnceLock;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::state::AppState;
+use crate::web::import_map;
 
-/// No inline script or style anywhere; nothing may frame us.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
-     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// No inline script or style anywhere — except the chat page's import map,
+/// allowed by its hash ([`import_map::ChatModules::csp_source`]), never by
+/// `'unsafe-inline'`; nothing may frame us. Built once: the import map is
+/// fixed for a given binary.
+pub fn content_security_policy() -> &'static HeaderValue {
+    static POLICY: OnceLock<HeaderValue> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let policy = policy_with(&import_map::chat_modules().csp_source);
+        HeaderValue::from_str(&policy).expect("the policy is visible ASCII")
+    })
+}
+
+fn policy_with(import_map_source: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' {import_map_source}; \
+         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
 
 /// Adds the security headers (and HSTS behind https).
 pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -18,7 +36,7 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        content_security_policy().clone(),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -44,4 +62,20 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_the_import_map_by_hash_and_nothing_inline() {
+        let policy = content_security_policy().to_str().unwrap();
+        let source = &import_map::chat_modules().csp_source;
+        assert!(policy.contains(&format!("script-src 'self' {source};")));
+        assert!(source.starts_with("'sha256-"));
+        assert!(!policy.contains("unsafe-inline"));
+        assert!(!policy.contains("unsafe-eval"));
+        assert!(policy.contains("frame-ancestors 'none'"));
+    }
 }

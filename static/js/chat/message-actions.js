@@ -1,291 +1,285 @@
 // chatroom — the Discover page's chat, actions on a message (reply, react,
 // edit, delete) and keyboard moves between lines.
 //
-// Part of the chat page's scripts, loaded in order (CHAT_SCRIPTS in
-// src/accounts/pages.rs) as classic deferred scripts; they share state and
-// functions through the one namespace object window.chatroom. Security rule:
-// text from the server is only ever put into the page as text (textContent,
+// One of the chat page's ES modules (see state.js). Security rule: text from
+// the server is only ever put into the page as text (textContent,
 // Node.append(string)); never as HTML.
-(() => {
-  "use strict";
 
-  const app = window.chatroom;
-  if (!app || !app.socket) return; // not the chat page (see state.js)
-  const { EMOJI, MAX_CHARS, ask, button, el, errorMessage, isMessage, known, loadOlder, make, page,
-    rendered, replaceMessage } = app;
+import { MAX_CHARS, MESSAGE_RULE } from "./config.js";
+import { EMOJI, el, known, page, rendered } from "./state.js";
+import { ask, button, errorMessage, isMessage, make } from "./util.js";
+import { replaceMessage } from "./messages.js";
+import { loadOlder } from "./history.js";
 
-  // ---------------------------------------------------- message actions
+// ---------------------------------------------------- message actions
 
-  function messageOf(node) {
-    const li = node.closest("li.message[data-id]");
-    if (!li) return null;
-    const m = known.get(Number(li.dataset.id));
-    return m ? { li, m } : null;
+function messageOf(node) {
+  const li = node.closest("li.message[data-id]");
+  if (!li) return null;
+  const m = known.get(Number(li.dataset.id));
+  return m ? { li, m } : null;
+}
+
+// Shows a short error on the line itself (never alert()).
+function lineError(li, text) {
+  let line = li.querySelector(".message-error");
+  if (!line) {
+    line = make("p", "message-error");
+    line.setAttribute("role", "alert");
+    li.querySelector(".message-row").append(line);
   }
+  line.textContent = text;
+  setTimeout(() => line.remove(), 6000);
+}
 
-  // Shows a short error on the line itself (never alert()).
-  function lineError(li, text) {
-    let line = li.querySelector(".message-error");
-    if (!line) {
-      line = make("p", "message-error");
-      line.setAttribute("role", "alert");
-      li.querySelector(".message-row").append(line);
+async function changeMessage(li, event, payload) {
+  const ack = await ask(event, payload);
+  if (ack && ack.ok && isMessage(ack.message)) {
+    replaceMessage(ack.message);
+    return true;
+  }
+  const code = ack && ack.error && ack.error.code;
+  const text =
+    code === "message_deleted"
+      ? "This message was deleted meanwhile."
+      : code === "forbidden"
+        ? "You cannot change this message."
+        : code === "validation_failed"
+          ? MESSAGE_RULE
+          : errorMessage(ack && ack.error, "That did not work. Try again.");
+  lineError(rendered.get(payload.id) || li, text);
+  return false;
+}
+
+el.list.addEventListener("click", (event) => {
+  const target = event.target.closest("button[data-action]");
+  if (!target || !el.list.contains(target)) return;
+  const found = messageOf(target);
+  if (!found) return;
+  const { li, m } = found;
+  switch (target.dataset.action) {
+    case "react":
+      togglePicker(li, target);
+      break;
+    case "pick":
+      closePicker(true);
+      changeMessage(li, "react", { id: m.id, emoji: target.dataset.emoji });
+      break;
+    case "toggle-reaction": {
+      const mine = target.getAttribute("aria-pressed") === "true";
+      changeMessage(li, mine ? "unreact" : "react", { id: m.id, emoji: target.dataset.emoji });
+      break;
     }
-    line.textContent = text;
-    setTimeout(() => line.remove(), 6000);
+    case "edit":
+      startEdit(li, m);
+      break;
+    case "delete":
+      confirmDelete(li, target);
+      break;
+    case "confirm-delete":
+      changeMessage(li, "delete", { id: m.id });
+      break;
+    case "cancel-delete":
+      endConfirm(li, true);
+      break;
+    default:
+      break;
   }
+});
 
-  async function changeMessage(li, event, payload) {
-    const ack = await ask(event, payload);
+// Delete asks once, inline: "Delete?" [Yes, delete] [Cancel].
+function confirmDelete(li, from) {
+  const bar = li.querySelector(".message-actions");
+  if (!bar) return;
+  bar.classList.add("is-confirming");
+  for (const b of bar.children) b.hidden = true;
+  const ask = make("span", "confirm", "Delete?");
+  const yes = button("Yes, delete", "action action-danger", "confirm-delete");
+  const no = button("Cancel", "action", "cancel-delete");
+  ask.dataset.confirm = "";
+  yes.dataset.confirm = "";
+  no.dataset.confirm = "";
+  bar.append(ask, yes, no);
+  yes.focus();
+  bar.dataset.returnTo = from.dataset.action;
+}
+
+function endConfirm(li, refocus) {
+  const bar = li.querySelector(".message-actions");
+  if (!bar) return;
+  bar.classList.remove("is-confirming");
+  for (const node of [...bar.querySelectorAll("[data-confirm]")]) node.remove();
+  for (const b of bar.children) b.hidden = false;
+  if (refocus) {
+    const back = bar.querySelector('[data-action="delete"]');
+    if (back) back.focus();
+  }
+}
+
+// The six-emoji picker (page.picker), one open at a time.
+
+function togglePicker(li, anchor) {
+  if (page.picker && page.picker.li === li) {
+    closePicker(true);
+    return;
+  }
+  closePicker();
+  const node = make("div", "reaction-picker");
+  node.setAttribute("role", "group");
+  node.setAttribute("aria-label", "Choose a reaction");
+  for (const [emoji, name] of EMOJI) {
+    const b = button(emoji, "reaction-pick", "pick");
+    b.dataset.emoji = emoji;
+    b.title = name;
+    b.setAttribute("aria-label", name);
+    node.append(b);
+  }
+  li.querySelector(".message-row").append(node);
+  li.classList.add("has-picker");
+  anchor.setAttribute("aria-expanded", "true");
+  page.picker = { node, li, anchor };
+  node.firstElementChild.focus();
+}
+
+export function closePicker(refocus) {
+  if (!page.picker) return;
+  const { node, li, anchor } = page.picker;
+  page.picker = null;
+  node.remove();
+  li.classList.remove("has-picker");
+  anchor.setAttribute("aria-expanded", "false");
+  if (refocus && anchor.isConnected) anchor.focus();
+}
+
+// Inline editor: Enter saves, Shift+Enter adds a line, Escape cancels.
+function startEdit(li, m) {
+  if (li.classList.contains("is-editing")) return;
+  closePicker();
+  li.classList.add("is-editing");
+  const content = li.querySelector(".message-content");
+  const form = make("form", "message-editor");
+  form.noValidate = true;
+  const area = make("textarea", "editor-input");
+  area.value = m.text;
+  area.maxLength = MAX_CHARS;
+  area.rows = 2;
+  area.setAttribute("aria-label", "Edit text");
+  const hint = make("p", "editor-hint", "Enter to save · Escape to cancel");
+  const save = make("button", "button button-sm button-primary", "Save");
+  save.type = "submit";
+  const cancel = button("Cancel", "button button-sm button-ghost");
+  const row = make("div", "editor-row");
+  row.append(hint, cancel, save);
+  form.append(area, row);
+  content.hidden = true;
+  content.after(form);
+  area.focus();
+  area.setSelectionRange(area.value.length, area.value.length);
+
+  const close = () => {
+    form.remove();
+    content.hidden = false;
+    li.classList.remove("is-editing");
+    const latest = known.get(m.id);
+    if (latest && latest !== m) replaceMessage(latest);
+    const now = rendered.get(m.id);
+    if (now) now.querySelector(".message-row").focus({ preventScroll: true });
+  };
+  const submit = async () => {
+    const text = area.value.trim();
+    if (text === m.text) return close();
+    if (!text) {
+      lineError(li, "A message cannot be empty. Delete it instead.");
+      return undefined;
+    }
+    save.disabled = true;
+    const ack = await ask("edit", { id: m.id, text });
+    save.disabled = false;
     if (ack && ack.ok && isMessage(ack.message)) {
-      replaceMessage(ack.message);
-      return true;
+      known.set(m.id, ack.message);
+      return close();
     }
     const code = ack && ack.error && ack.error.code;
-    const text =
-      code === "message_deleted"
-        ? "This message was deleted meanwhile."
-        : code === "forbidden"
-          ? "You cannot change this message."
-          : code === "validation_failed"
-            ? "A message has 1 to 2000 characters and no control characters."
-            : errorMessage(ack && ack.error, "That did not work. Try again.");
-    lineError(rendered.get(payload.id) || li, text);
-    return false;
-  }
-
-  el.list.addEventListener("click", (event) => {
-    const target = event.target.closest("button[data-action]");
-    if (!target || !el.list.contains(target)) return;
-    const found = messageOf(target);
-    if (!found) return;
-    const { li, m } = found;
-    switch (target.dataset.action) {
-      case "react":
-        togglePicker(li, target);
-        break;
-      case "pick":
-        closePicker(true);
-        changeMessage(li, "react", { id: m.id, emoji: target.dataset.emoji });
-        break;
-      case "toggle-reaction": {
-        const mine = target.getAttribute("aria-pressed") === "true";
-        changeMessage(li, mine ? "unreact" : "react", { id: m.id, emoji: target.dataset.emoji });
-        break;
-      }
-      case "edit":
-        startEdit(li, m);
-        break;
-      case "delete":
-        confirmDelete(li, target);
-        break;
-      case "confirm-delete":
-        changeMessage(li, "delete", { id: m.id });
-        break;
-      case "cancel-delete":
-        endConfirm(li, true);
-        break;
-      default:
-        break;
-    }
+    lineError(
+      li,
+      code === "validation_failed"
+        ? MESSAGE_RULE
+        : code === "message_deleted"
+          ? "This message was deleted meanwhile."
+          : errorMessage(ack && ack.error, "Not saved. Try again."),
+    );
+    return undefined;
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
   });
-
-  // Delete asks once, inline: "Delete?" [Yes, delete] [Cancel].
-  function confirmDelete(li, from) {
-    const bar = li.querySelector(".message-actions");
-    if (!bar) return;
-    bar.classList.add("is-confirming");
-    for (const b of bar.children) b.hidden = true;
-    const ask = make("span", "confirm", "Delete?");
-    const yes = button("Yes, delete", "action action-danger", "confirm-delete");
-    const no = button("Cancel", "action", "cancel-delete");
-    ask.dataset.confirm = "";
-    yes.dataset.confirm = "";
-    no.dataset.confirm = "";
-    bar.append(ask, yes, no);
-    yes.focus();
-    bar.dataset.returnTo = from.dataset.action;
-  }
-
-  function endConfirm(li, refocus) {
-    const bar = li.querySelector(".message-actions");
-    if (!bar) return;
-    bar.classList.remove("is-confirming");
-    for (const node of [...bar.querySelectorAll("[data-confirm]")]) node.remove();
-    for (const b of bar.children) b.hidden = false;
-    if (refocus) {
-      const back = bar.querySelector('[data-action="delete"]');
-      if (back) back.focus();
-    }
-  }
-
-  // The six-emoji picker (page.picker), one open at a time.
-
-  function togglePicker(li, anchor) {
-    if (page.picker && page.picker.li === li) {
-      closePicker(true);
-      return;
-    }
-    closePicker();
-    const node = make("div", "reaction-picker");
-    node.setAttribute("role", "group");
-    node.setAttribute("aria-label", "Choose a reaction");
-    for (const [emoji, name] of EMOJI) {
-      const b = button(emoji, "reaction-pick", "pick");
-      b.dataset.emoji = emoji;
-      b.title = name;
-      b.setAttribute("aria-label", name);
-      node.append(b);
-    }
-    li.querySelector(".message-row").append(node);
-    li.classList.add("has-picker");
-    anchor.setAttribute("aria-expanded", "true");
-    page.picker = { node, li, anchor };
-    node.firstElementChild.focus();
-  }
-
-  function closePicker(refocus) {
-    if (!page.picker) return;
-    const { node, li, anchor } = page.picker;
-    page.picker = null;
-    node.remove();
-    li.classList.remove("has-picker");
-    anchor.setAttribute("aria-expanded", "false");
-    if (refocus && anchor.isConnected) anchor.focus();
-  }
-
-  // Inline editor: Enter saves, Shift+Enter adds a line, Escape cancels.
-  function startEdit(li, m) {
-    if (li.classList.contains("is-editing")) return;
-    closePicker();
-    li.classList.add("is-editing");
-    const content = li.querySelector(".message-content");
-    const form = make("form", "message-editor");
-    form.noValidate = true;
-    const area = make("textarea", "editor-input");
-    area.value = m.text;
-    area.maxLength = MAX_CHARS;
-    area.rows = 2;
-    area.setAttribute("aria-label", "Edit text");
-    const hint = make("p", "editor-hint", "Enter to save · Escape to cancel");
-    const save = make("button", "button button-sm button-primary", "Save");
-    save.type = "submit";
-    const cancel = button("Cancel", "button button-sm button-ghost");
-    const row = make("div", "editor-row");
-    row.append(hint, cancel, save);
-    form.append(area, row);
-    content.hidden = true;
-    content.after(form);
-    area.focus();
-    area.setSelectionRange(area.value.length, area.value.length);
-
-    const close = () => {
-      form.remove();
-      content.hidden = false;
-      li.classList.remove("is-editing");
-      const latest = known.get(m.id);
-      if (latest && latest !== m) replaceMessage(latest);
-      const now = rendered.get(m.id);
-      if (now) now.querySelector(".message-row").focus({ preventScroll: true });
-    };
-    const submit = async () => {
-      const text = area.value.trim();
-      if (text === m.text) return close();
-      if (!text) {
-        lineError(li, "A message cannot be empty. Delete it instead.");
-        return undefined;
-      }
-      save.disabled = true;
-      const ack = await ask("edit", { id: m.id, text });
-      save.disabled = false;
-      if (ack && ack.ok && isMessage(ack.message)) {
-        known.set(m.id, ack.message);
-        return close();
-      }
-      const code = ack && ack.error && ack.error.code;
-      lineError(
-        li,
-        code === "validation_failed"
-          ? "A message has 1 to 2000 characters and no control characters."
-          : code === "message_deleted"
-            ? "This message was deleted meanwhile."
-            : errorMessage(ack && ack.error, "Not saved. Try again."),
-      );
-      return undefined;
-    };
-    form.addEventListener("submit", (event) => {
+  cancel.addEventListener("click", close);
+  area.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      close();
+    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       submit();
-    });
-    cancel.addEventListener("click", close);
-    area.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        event.stopPropagation();
-        close();
-      } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-        event.preventDefault();
-        submit();
-      }
-    });
+    }
+  });
+}
+
+// Keyboard: arrows move between lines; a line's buttons are tabbable
+// only while focus is inside it.
+function lineRows() {
+  return [...el.list.querySelectorAll(":scope > li[data-id] > .message-row")];
+}
+
+el.scroller.addEventListener("keydown", (event) => {
+  if (event.target.closest("textarea, .reaction-picker")) return;
+  const keys = ["ArrowUp", "ArrowDown", "Home", "End"];
+  if (!keys.includes(event.key)) return;
+  const rows = lineRows();
+  if (!rows.length) return;
+  const here = event.target.closest(".message-row");
+  let index = here ? rows.indexOf(here) : -1;
+  if (event.key === "ArrowUp") index = index < 0 ? rows.length - 1 : Math.max(0, index - 1);
+  else if (event.key === "ArrowDown") index = index < 0 ? rows.length - 1 : Math.min(rows.length - 1, index + 1);
+  else if (event.key === "Home") index = 0;
+  else index = rows.length - 1;
+  if (event.key === "ArrowUp" && index === 0) loadOlder();
+  event.preventDefault();
+  rows[index].focus();
+  rows[index].scrollIntoView({ block: "nearest" });
+});
+
+el.list.addEventListener("focusin", (event) => {
+  const row = event.target.closest(".message-row");
+  if (!row) return;
+  for (const b of row.querySelectorAll(".message-actions button, .reaction")) b.tabIndex = 0;
+});
+
+el.list.addEventListener("focusout", (event) => {
+  const row = event.target.closest(".message-row");
+  if (!row || (event.relatedTarget && row.contains(event.relatedTarget))) return;
+  for (const b of row.querySelectorAll(".message-actions button, .reaction")) b.tabIndex = -1;
+});
+
+el.list.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  if (page.picker && page.picker.node.contains(event.target)) {
+    event.stopPropagation();
+    closePicker(true);
+    return;
   }
-
-  // Keyboard: arrows move between lines; a line's buttons are tabbable
-  // only while focus is inside it.
-  function lineRows() {
-    return [...el.list.querySelectorAll(":scope > li[data-id] > .message-row")];
+  const bar = event.target.closest(".message-actions.is-confirming");
+  if (bar) {
+    event.stopPropagation();
+    endConfirm(bar.closest("li"), true);
   }
+});
 
-  el.scroller.addEventListener("keydown", (event) => {
-    if (event.target.closest("textarea, .reaction-picker")) return;
-    const keys = ["ArrowUp", "ArrowDown", "Home", "End"];
-    if (!keys.includes(event.key)) return;
-    const rows = lineRows();
-    if (!rows.length) return;
-    const here = event.target.closest(".message-row");
-    let index = here ? rows.indexOf(here) : -1;
-    if (event.key === "ArrowUp") index = index < 0 ? rows.length - 1 : Math.max(0, index - 1);
-    else if (event.key === "ArrowDown") index = index < 0 ? rows.length - 1 : Math.min(rows.length - 1, index + 1);
-    else if (event.key === "Home") index = 0;
-    else index = rows.length - 1;
-    if (event.key === "ArrowUp" && index === 0) loadOlder();
-    event.preventDefault();
-    rows[index].focus();
-    rows[index].scrollIntoView({ block: "nearest" });
-  });
-
-  el.list.addEventListener("focusin", (event) => {
-    const row = event.target.closest(".message-row");
-    if (!row) return;
-    for (const b of row.querySelectorAll(".message-actions button, .reaction")) b.tabIndex = 0;
-  });
-
-  el.list.addEventListener("focusout", (event) => {
-    const row = event.target.closest(".message-row");
-    if (!row || (event.relatedTarget && row.contains(event.relatedTarget))) return;
-    for (const b of row.querySelectorAll(".message-actions button, .reaction")) b.tabIndex = -1;
-  });
-
-  el.list.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape") return;
-    if (page.picker && page.picker.node.contains(event.target)) {
-      event.stopPropagation();
-      closePicker(true);
-      return;
-    }
-    const bar = event.target.closest(".message-actions.is-confirming");
-    if (bar) {
-      event.stopPropagation();
-      endConfirm(bar.closest("li"), true);
-    }
-  });
-
-  document.addEventListener("click", (event) => {
-    if (page.picker && !page.picker.node.contains(event.target) && event.target !== page.picker.anchor) closePicker();
-    for (const bar of el.list.querySelectorAll(".message-actions.is-confirming")) {
-      if (!bar.contains(event.target)) endConfirm(bar.closest("li"), false);
-    }
-  });
-
-  Object.assign(app, { closePicker });
-})();
+document.addEventListener("click", (event) => {
+  if (page.picker && !page.picker.node.contains(event.target) && event.target !== page.picker.anchor) closePicker();
+  for (const bar of el.list.querySelectorAll(".message-actions.is-confirming")) {
+    if (!bar.contains(event.target)) endConfirm(bar.closest("li"), false);
+  }
+});

@@ -1,317 +1,327 @@
 // chatroom — the Discover page's chat, building message lines and keeping the
 // open conversation's list in order.
 //
-// Part of the chat page's scripts, loaded in order (CHAT_SCRIPTS in
-// src/accounts/pages.rs) as classic deferred scripts; they share state and
-// functions through the one namespace object window.chatroom. Security rule:
-// text from the server is only ever put into the page as text (textContent,
+// One of the chat page's ES modules (see state.js). Security rule: text from
+// the server is only ever put into the page as text (textContent,
 // Node.append(string)); never as HTML.
-(() => {
-  "use strict";
 
-  const app = window.chatroom;
-  if (!app || !app.socket) return; // not the chat page (see state.js)
-  const { GROUP_WINDOW_MS, UNREAD_CAP, appendLinkified, baseTitle, button, dayKey, dayLabel, el,
-    fullFormat, isMessage, isMine, known, lastSeen, make, me, mentionsMe, page, parseTime, pending,
-    rendered, roomOf, rooms, shortTime, timeFormat, typers } = app;
-  // Defined in later files: looked up when called.
-  const closePicker = (...args) => app.closePicker(...args);
-  const otherRoomMessage = (...args) => app.otherRoomMessage(...args);
-  const pageHidden = (...args) => app.pageHidden(...args);
-  const renderRooms = (...args) => app.renderRooms(...args);
-  const renderTyping = (...args) => app.renderTyping(...args);
-  const scheduleRead = (...args) => app.scheduleRead(...args);
-  const scrollToBottom = (...args) => app.scrollToBottom(...args);
-  const setHistoryStatus = (...args) => app.setHistoryStatus(...args);
-  const settlePendingFor = (...args) => app.settlePendingFor(...args);
-  const touchRoom = (...args) => app.touchRoom(...args);
+import { UNREAD_CAP } from "./config.js";
+import {
+  GROUP_WINDOW_MS,
+  baseTitle,
+  el,
+  known,
+  lastSeen,
+  me,
+  page,
+  pending,
+  rendered,
+  rooms,
+  typers,
+} from "./state.js";
+import {
+  appendLinkified,
+  button,
+  dayKey,
+  dayLabel,
+  fullFormat,
+  isMessage,
+  isMine,
+  make,
+  mentionsMe,
+  parseTime,
+  roomOf,
+  shortTime,
+  timeFormat,
+} from "./util.js";
+import { scrollToBottom, setHistoryStatus } from "./history.js";
+import { settlePendingFor } from "./sending.js";
+import { closePicker } from "./message-actions.js";
+import { otherRoomMessage, pageHidden, renderRooms, scheduleRead, touchRoom } from "./conversations.js";
+import { renderTyping } from "./people.js";
 
-  // ----------------------------------------------------------- messages
+// ----------------------------------------------------------- messages
 
-  function avatarFor(author, size = 40) {
-    if (!author) {
-      const placeholder = make("span", "avatar avatar-placeholder");
-      placeholder.setAttribute("aria-hidden", "true");
-      return placeholder;
+export function avatarFor(author, size = 40) {
+  if (!author) {
+    const placeholder = make("span", "avatar avatar-placeholder");
+    placeholder.setAttribute("aria-hidden", "true");
+    return placeholder;
+  }
+  const img = make("img", size === 40 ? "avatar" : "avatar avatar-sm");
+  img.src = author.avatar_url;
+  img.alt = "";
+  img.width = size;
+  img.height = size;
+  img.decoding = "async";
+  return img;
+}
+
+function reactionsFor(m) {
+  const wrap = make("div", "reactions");
+  for (const r of Array.isArray(m.reactions) ? m.reactions : []) {
+    if (!r || typeof r.emoji !== "string" || !(r.count > 0)) continue;
+    const users = Array.isArray(r.users) ? r.users.filter((u) => u && typeof u.username === "string") : [];
+    const mine = users.some((u) => u.id === me.id);
+    const chip = button("", "reaction", "toggle-reaction");
+    chip.dataset.emoji = r.emoji;
+    chip.tabIndex = -1;
+    chip.setAttribute("aria-pressed", String(mine));
+    chip.append(make("span", "reaction-emoji", r.emoji), make("span", "reaction-count", String(r.count)));
+    const names = users.map((u) => (u.id === me.id ? "you" : u.username)).join(", ");
+    chip.title = names ? `${names} reacted with ${r.emoji}` : `${r.count} reacted with ${r.emoji}`;
+    chip.setAttribute("aria-label", `${r.emoji} ${r.count}${names ? `: ${names}` : ""}`);
+    wrap.append(chip);
+  }
+  return wrap.childElementCount ? wrap : null;
+}
+
+// Hover/focus actions: React for everyone, Edit for the author, Delete for
+// the author and admins. Buttons join the Tab order only while their line
+// holds focus (arrow keys move between lines), so the page stays quick to
+// cross with Tab.
+function actionsFor(m) {
+  if (!Number.isInteger(m.id) || m.deleted) return null;
+  const bar = make("div", "message-actions");
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", "Actions");
+  const list = [button("React", "action", "react")];
+  if (isMine(m)) list.push(button("Edit", "action", "edit"));
+  if (isMine(m) || me.isAdmin) list.push(button("Delete", "action action-danger", "delete"));
+  for (const b of list) b.tabIndex = -1;
+  bar.append(...list);
+  return bar;
+}
+
+// One <li>: avatar, name, time, text, reactions, actions (and a status
+// line while pending).
+export function buildMessage(m) {
+  const li = make("li", "message");
+  const author = m.author || null;
+  const time = parseTime(m.created_at);
+  li.dataset.author = author ? String(author.id) : "deleted";
+  li.dataset.time = String(time.getTime());
+  if (author && author.id === me.id) li.classList.add("is-mine");
+  if (mentionsMe(m)) li.classList.add("is-mention");
+  if (m.deleted) li.classList.add("is-deleted");
+
+  const row = make("div", "message-row");
+  if (Number.isInteger(m.id)) row.tabIndex = -1;
+  row.append(avatarFor(author));
+
+  const stamp = make("span", "message-stamp", shortTime(time));
+  stamp.setAttribute("aria-hidden", "true");
+  row.append(stamp);
+
+  const metaLine = make("div", "message-meta");
+  metaLine.append(make("span", author ? "message-author" : "message-author is-deleted", author ? author.username : "Deleted user"));
+  const timeEl = make("time", "message-time", timeFormat.format(time));
+  timeEl.dateTime = time.toISOString();
+  timeEl.title = fullFormat.format(time);
+  metaLine.append(timeEl);
+  row.append(metaLine);
+
+  const content = make("div", "message-content");
+  if (m.deleted) {
+    content.append(make("div", "message-body is-deleted", "This message was deleted"));
+  } else {
+    const body = make("div", "message-body");
+    appendLinkified(body, m.text);
+    content.append(body);
+    if (m.edited_at) {
+      const edited = make("span", "message-edited", "(edited)");
+      edited.title = `Edited ${fullFormat.format(parseTime(m.edited_at))}`;
+      content.append(" ", edited);
     }
-    const img = make("img", size === 40 ? "avatar" : "avatar avatar-sm");
-    img.src = author.avatar_url;
-    img.alt = "";
-    img.width = size;
-    img.height = size;
-    img.decoding = "async";
-    return img;
   }
+  row.append(content);
 
-  function reactionsFor(m) {
-    const wrap = make("div", "reactions");
-    for (const r of Array.isArray(m.reactions) ? m.reactions : []) {
-      if (!r || typeof r.emoji !== "string" || !(r.count > 0)) continue;
-      const users = Array.isArray(r.users) ? r.users.filter((u) => u && typeof u.username === "string") : [];
-      const mine = users.some((u) => u.id === me.id);
-      const chip = button("", "reaction", "toggle-reaction");
-      chip.dataset.emoji = r.emoji;
-      chip.tabIndex = -1;
-      chip.setAttribute("aria-pressed", String(mine));
-      chip.append(make("span", "reaction-emoji", r.emoji), make("span", "reaction-count", String(r.count)));
-      const names = users.map((u) => (u.id === me.id ? "you" : u.username)).join(", ");
-      chip.title = names ? `${names} reacted with ${r.emoji}` : `${r.count} reacted with ${r.emoji}`;
-      chip.setAttribute("aria-label", `${r.emoji} ${r.count}${names ? `: ${names}` : ""}`);
-      wrap.append(chip);
+  const reactions = m.deleted ? null : reactionsFor(m);
+  if (reactions) row.append(reactions);
+  const actions = actionsFor(m);
+  if (actions) row.append(actions);
+
+  li.append(row);
+  return li;
+}
+
+// --------------------------------------------------------------- list
+
+// Decides, from the previous <li>, whether this one starts a new day and
+// whether it continues the same author's group (same author, < 5 min).
+export function regroup(li) {
+  if (!li) return;
+  const prev = li.previousElementSibling;
+  const time = Number(li.dataset.time);
+  const prevTime = prev ? Number(prev.dataset.time) : NaN;
+  const newDay = !prev || dayKey(time) !== dayKey(prevTime);
+  const continues =
+    !newDay &&
+    li.dataset.author !== "deleted" &&
+    prev.dataset.author === li.dataset.author &&
+    Math.abs(time - prevTime) < GROUP_WINDOW_MS &&
+    !prev.classList.contains("is-failed");
+  li.classList.toggle("is-continuation", continues);
+  li.classList.toggle("is-first", !continues);
+
+  let divider = li.querySelector(":scope > .day-divider");
+  if (newDay) {
+    if (!divider) {
+      divider = make("div", "day-divider");
+      li.prepend(divider);
     }
-    return wrap.childElementCount ? wrap : null;
+    const label = dayLabel(time);
+    if (divider.textContent !== label) divider.textContent = label;
+  } else if (divider) {
+    divider.remove();
   }
+  li.classList.toggle("has-day", newDay);
+}
 
-  // Hover/focus actions: React for everyone, Edit for the author, Delete for
-  // the author and admins. Buttons join the Tab order only while their line
-  // holds focus (arrow keys move between lines), so the page stays quick to
-  // cross with Tab.
-  function actionsFor(m) {
-    if (!Number.isInteger(m.id) || m.deleted) return null;
-    const bar = make("div", "message-actions");
-    bar.setAttribute("role", "group");
-    bar.setAttribute("aria-label", "Actions");
-    const list = [button("React", "action", "react")];
-    if (isMine(m)) list.push(button("Edit", "action", "edit"));
-    if (isMine(m) || me.isAdmin) list.push(button("Delete", "action action-danger", "delete"));
-    for (const b of list) b.tabIndex = -1;
-    bar.append(...list);
-    return bar;
+// Where a confirmed message with this id goes: before the first confirmed
+// message with a larger id, and always before pending ones.
+function slotFor(id) {
+  if (id > page.maxId) return el.list.querySelector(":scope > li[data-pending]");
+  let node = el.list.lastElementChild;
+  let before = null;
+  while (node) {
+    if (!node.dataset.pending && Number(node.dataset.id) < id) return node.nextElementSibling;
+    before = node;
+    node = node.previousElementSibling;
   }
+  return before;
+}
 
-  // One <li>: avatar, name, time, text, reactions, actions (and a status
-  // line while pending).
-  function buildMessage(m) {
-    const li = make("li", "message");
-    const author = m.author || null;
-    const time = parseTime(m.created_at);
-    li.dataset.author = author ? String(author.id) : "deleted";
-    li.dataset.time = String(time.getTime());
-    if (author && author.id === me.id) li.classList.add("is-mine");
-    if (mentionsMe(m)) li.classList.add("is-mention");
-    if (m.deleted) li.classList.add("is-deleted");
+export function noteSeen(room, id) {
+  if (id > (lastSeen.get(room) || 0)) lastSeen.set(room, id);
+}
 
-    const row = make("div", "message-row");
-    if (Number.isInteger(m.id)) row.tabIndex = -1;
-    row.append(avatarFor(author));
+// Renders a confirmed message of the open conversation once, in id order.
+// False when already shown or not of this conversation.
+export function insertMessage(m) {
+  if (!isMessage(m) || rendered.has(m.id) || roomOf(m) !== page.current) return false;
+  const li = buildMessage(m);
+  li.dataset.id = String(m.id);
+  el.list.insertBefore(li, slotFor(m.id));
+  rendered.set(m.id, li);
+  known.set(m.id, m);
+  page.maxId = Math.max(page.maxId, m.id);
+  page.minId = Math.min(page.minId, m.id);
+  noteSeen(page.current, m.id);
+  regroup(li);
+  regroup(li.nextElementSibling);
+  return true;
+}
 
-    const stamp = make("span", "message-stamp", shortTime(time));
-    stamp.setAttribute("aria-hidden", "true");
-    row.append(stamp);
+// A changed message (edit, delete, reaction) replaces its line in place.
+export function replaceMessage(m) {
+  if (!isMessage(m) || roomOf(m) !== page.current) return;
+  const old = rendered.get(m.id);
+  if (!old) return;
+  known.set(m.id, m);
+  if (old.classList.contains("is-editing")) return; // applied when the editor closes
+  if (page.picker && page.picker.li === old) closePicker();
+  const focused = old.contains(document.activeElement) ? document.activeElement : null;
+  const li = buildMessage(m);
+  li.dataset.id = String(m.id);
+  for (const name of ["is-highlighted"]) li.classList.toggle(name, old.classList.contains(name));
+  old.replaceWith(li);
+  rendered.set(m.id, li);
+  regroup(li);
+  regroup(li.nextElementSibling);
+  if (focused) restoreFocus(li, focused);
+}
 
-    const metaLine = make("div", "message-meta");
-    metaLine.append(make("span", author ? "message-author" : "message-author is-deleted", author ? author.username : "Deleted user"));
-    const timeEl = make("time", "message-time", timeFormat.format(time));
-    timeEl.dateTime = time.toISOString();
-    timeEl.title = fullFormat.format(time);
-    metaLine.append(timeEl);
-    row.append(metaLine);
+function restoreFocus(li, was) {
+  const action = was.dataset ? was.dataset.action : "";
+  let target = null;
+  if (action === "toggle-reaction") {
+    target = [...li.querySelectorAll('[data-action="toggle-reaction"]')].find((b) => b.dataset.emoji === was.dataset.emoji);
+  } else if (action) {
+    target = li.querySelector(`[data-action="${action}"]`);
+  }
+  (target || li.querySelector(".message-row")).focus({ preventScroll: true });
+}
 
-    const content = make("div", "message-content");
-    if (m.deleted) {
-      content.append(make("div", "message-body is-deleted", "This message was deleted"));
+// Messages that are new to this page (live, acked or caught up after a
+// reconnect): render, settle pending copies, then follow or offer to.
+export function addNew(list, acked) {
+  let added = 0;
+  let mine = false;
+  for (const m of list) {
+    if (roomOf(m) !== page.current) {
+      if (!acked) otherRoomMessage(m);
+      continue;
+    }
+    touchRoom(page.current, m);
+    if (!insertMessage(m)) continue;
+    added += 1;
+    if (isMine(m)) {
+      mine = true;
+      if (!acked) settlePendingFor(m);
     } else {
-      const body = make("div", "message-body");
-      appendLinkified(body, m.text);
-      content.append(body);
-      if (m.edited_at) {
-        const edited = make("span", "message-edited", "(edited)");
-        edited.title = `Edited ${fullFormat.format(parseTime(m.edited_at))}`;
-        content.append(" ", edited);
-      }
+      announce(m);
+      if (m.author) typers.delete(m.author.id);
     }
-    row.append(content);
-
-    const reactions = m.deleted ? null : reactionsFor(m);
-    if (reactions) row.append(reactions);
-    const actions = actionsFor(m);
-    if (actions) row.append(actions);
-
-    li.append(row);
-    return li;
   }
-
-  // --------------------------------------------------------------- list
-
-  // Decides, from the previous <li>, whether this one starts a new day and
-  // whether it continues the same author's group (same author, < 5 min).
-  function regroup(li) {
-    if (!li) return;
-    const prev = li.previousElementSibling;
-    const time = Number(li.dataset.time);
-    const prevTime = prev ? Number(prev.dataset.time) : NaN;
-    const newDay = !prev || dayKey(time) !== dayKey(prevTime);
-    const continues =
-      !newDay &&
-      li.dataset.author !== "deleted" &&
-      prev.dataset.author === li.dataset.author &&
-      Math.abs(time - prevTime) < GROUP_WINDOW_MS &&
-      !prev.classList.contains("is-failed");
-    li.classList.toggle("is-continuation", continues);
-    li.classList.toggle("is-first", !continues);
-
-    let divider = li.querySelector(":scope > .day-divider");
-    if (newDay) {
-      if (!divider) {
-        divider = make("div", "day-divider");
-        li.prepend(divider);
-      }
-      const label = dayLabel(time);
-      if (divider.textContent !== label) divider.textContent = label;
-    } else if (divider) {
-      divider.remove();
+  if (!added) return;
+  renderTyping();
+  if (!mine && document.hidden) {
+    page.unread += added;
+    document.title = `(${page.unread}) ${baseTitle}`;
+  }
+  if (!mine && pageHidden()) {
+    const room = rooms.get(page.current);
+    if (room) {
+      room.unread = Math.min(UNREAD_CAP, (room.unread || 0) + added);
+      renderRooms();
     }
-    li.classList.toggle("has-day", newDay);
   }
-
-  // Where a confirmed message with this id goes: before the first confirmed
-  // message with a larger id, and always before pending ones.
-  function slotFor(id) {
-    if (id > page.maxId) return el.list.querySelector(":scope > li[data-pending]");
-    let node = el.list.lastElementChild;
-    let before = null;
-    while (node) {
-      if (!node.dataset.pending && Number(node.dataset.id) < id) return node.nextElementSibling;
-      before = node;
-      node = node.previousElementSibling;
-    }
-    return before;
+  if (page.pinned || mine) {
+    scrollToBottom();
+  } else {
+    el.newMessages.hidden = false;
   }
+  scheduleRead();
+}
 
-  function noteSeen(room, id) {
-    if (id > (lastSeen.get(room) || 0)) lastSeen.set(room, id);
+// A short spoken line per message from someone else: the list itself is
+// not a live region, so loading history is not read out. The region exists
+// from the start (screen readers ignore regions created with content).
+const announcer = make("div", "visually-hidden");
+announcer.setAttribute("role", "log");
+announcer.setAttribute("aria-live", "polite");
+el.form.after(announcer);
+
+function announce(m) {
+  if (!page.loaded) return;
+  announcer.append(make("p", "", `${m.author ? m.author.username : "Deleted user"}: ${m.text}`));
+  while (announcer.childElementCount > 3) announcer.firstElementChild.remove();
+}
+
+// Empties the list for another conversation (or a fresh load of this one).
+export function resetList() {
+  page.viewSeq += 1;
+  rendered.clear();
+  known.clear();
+  el.list.replaceChildren();
+  page.maxId = 0;
+  page.minId = Infinity;
+  page.loaded = false;
+  page.loadingLatest = false;
+  page.loadingOlder = false;
+  page.loadingNewer = false;
+  page.catchingUp = false;
+  page.reachedStart = false;
+  page.reachedEnd = true;
+  page.pinned = true;
+  el.newMessages.hidden = true;
+  el.scroller.classList.remove("is-loaded");
+  setHistoryStatus("");
+  closePicker();
+  // Unsent messages of this conversation come back below its history.
+  for (const entry of pending.values()) {
+    if (entry.room === page.current) el.list.append(entry.li);
   }
-
-  // Renders a confirmed message of the open conversation once, in id order.
-  // False when already shown or not of this conversation.
-  function insertMessage(m) {
-    if (!isMessage(m) || rendered.has(m.id) || roomOf(m) !== page.current) return false;
-    const li = buildMessage(m);
-    li.dataset.id = String(m.id);
-    el.list.insertBefore(li, slotFor(m.id));
-    rendered.set(m.id, li);
-    known.set(m.id, m);
-    page.maxId = Math.max(page.maxId, m.id);
-    page.minId = Math.min(page.minId, m.id);
-    noteSeen(page.current, m.id);
-    regroup(li);
-    regroup(li.nextElementSibling);
-    return true;
-  }
-
-  // A changed message (edit, delete, reaction) replaces its line in place.
-  function replaceMessage(m) {
-    if (!isMessage(m) || roomOf(m) !== page.current) return;
-    const old = rendered.get(m.id);
-    if (!old) return;
-    known.set(m.id, m);
-    if (old.classList.contains("is-editing")) return; // applied when the editor closes
-    if (page.picker && page.picker.li === old) closePicker();
-    const focused = old.contains(document.activeElement) ? document.activeElement : null;
-    const li = buildMessage(m);
-    li.dataset.id = String(m.id);
-    for (const name of ["is-highlighted"]) li.classList.toggle(name, old.classList.contains(name));
-    old.replaceWith(li);
-    rendered.set(m.id, li);
-    regroup(li);
-    regroup(li.nextElementSibling);
-    if (focused) restoreFocus(li, focused);
-  }
-
-  function restoreFocus(li, was) {
-    const action = was.dataset ? was.dataset.action : "";
-    let target = null;
-    if (action === "toggle-reaction") {
-      target = [...li.querySelectorAll('[data-action="toggle-reaction"]')].find((b) => b.dataset.emoji === was.dataset.emoji);
-    } else if (action) {
-      target = li.querySelector(`[data-action="${action}"]`);
-    }
-    (target || li.querySelector(".message-row")).focus({ preventScroll: true });
-  }
-
-  // Messages that are new to this page (live, acked or caught up after a
-  // reconnect): render, settle pending copies, then follow or offer to.
-  function addNew(list, acked) {
-    let added = 0;
-    let mine = false;
-    for (const m of list) {
-      if (roomOf(m) !== page.current) {
-        if (!acked) otherRoomMessage(m);
-        continue;
-      }
-      touchRoom(page.current, m);
-      if (!insertMessage(m)) continue;
-      added += 1;
-      if (isMine(m)) {
-        mine = true;
-        if (!acked) settlePendingFor(m);
-      } else {
-        announce(m);
-        if (m.author) typers.delete(m.author.id);
-      }
-    }
-    if (!added) return;
-    renderTyping();
-    if (!mine && document.hidden) {
-      page.unread += added;
-      document.title = `(${page.unread}) ${baseTitle}`;
-    }
-    if (!mine && pageHidden()) {
-      const room = rooms.get(page.current);
-      if (room) {
-        room.unread = Math.min(UNREAD_CAP, (room.unread || 0) + added);
-        renderRooms();
-      }
-    }
-    if (page.pinned || mine) {
-      scrollToBottom();
-    } else {
-      el.newMessages.hidden = false;
-    }
-    scheduleRead();
-  }
-
-  // A short spoken line per message from someone else: the list itself is
-  // not a live region, so loading history is not read out. The region exists
-  // from the start (screen readers ignore regions created with content).
-  const announcer = make("div", "visually-hidden");
-  announcer.setAttribute("role", "log");
-  announcer.setAttribute("aria-live", "polite");
-  el.form.after(announcer);
-
-  function announce(m) {
-    if (!page.loaded) return;
-    announcer.append(make("p", "", `${m.author ? m.author.username : "Deleted user"}: ${m.text}`));
-    while (announcer.childElementCount > 3) announcer.firstElementChild.remove();
-  }
-
-  // Empties the list for another conversation (or a fresh load of this one).
-  function resetList() {
-    page.viewSeq += 1;
-    rendered.clear();
-    known.clear();
-    el.list.replaceChildren();
-    page.maxId = 0;
-    page.minId = Infinity;
-    page.loaded = false;
-    page.loadingLatest = false;
-    page.loadingOlder = false;
-    page.loadingNewer = false;
-    page.catchingUp = false;
-    page.reachedStart = false;
-    page.reachedEnd = true;
-    page.pinned = true;
-    el.newMessages.hidden = true;
-    el.scroller.classList.remove("is-loaded");
-    setHistoryStatus("");
-    closePicker();
-    // Unsent messages of this conversation come back below its history.
-    for (const entry of pending.values()) {
-      if (entry.room === page.current) el.list.append(entry.li);
-    }
-    for (const li of el.list.children) regroup(li);
-  }
-
-  Object.assign(app, { addNew, avatarFor, buildMessage, insertMessage, noteSeen, regroup,
-    replaceMessage, resetList });
-})();
+  for (const li of el.list.children) regroup(li);
+}

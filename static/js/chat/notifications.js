@@ -1,55 +1,48 @@
 // chatroom — the Discover page's chat, browser notifications for mentions.
 //
-// Part of the chat page's scripts, loaded in order (CHAT_SCRIPTS in
-// src/accounts/pages.rs) as classic deferred scripts; they share state and
-// functions through the one namespace object window.chatroom. Security rule:
-// text from the server is only ever put into the page as text (textContent,
+// One of the chat page's ES modules (see state.js). Security rule: text from
+// the server is only ever put into the page as text (textContent,
 // Node.append(string)); never as HTML.
-(() => {
-  "use strict";
 
-  const app = window.chatroom;
-  if (!app || !app.socket) return; // not the chat page (see state.js)
-  const { el, openRoom, roomLabel, roomOf, rooms } = app;
+import { el, rooms } from "./state.js";
+import { roomOf } from "./util.js";
+import { openRoom, roomLabel } from "./conversations.js";
 
-  // ------------------------------------------------------ notifications
+// ------------------------------------------------------ notifications
 
-  const canNotify = typeof Notification === "function";
+const canNotify = typeof Notification === "function";
 
-  function renderNotifyButton() {
-    el.notifyButton.hidden = !canNotify || Notification.permission !== "default";
+export function renderNotifyButton() {
+  el.notifyButton.hidden = !canNotify || Notification.permission !== "default";
+}
+
+el.notifyButton.addEventListener("click", async () => {
+  let permission = "denied";
+  try {
+    permission = await Notification.requestPermission();
+  } catch {
+    // an old browser without the promise form
   }
+  renderNotifyButton();
+  el.notifyStatus.textContent =
+    permission === "granted" ? "Notifications are on for mentions." : "Notifications stay off (the browser said no).";
+});
 
-  el.notifyButton.addEventListener("click", async () => {
-    let permission = "denied";
-    try {
-      permission = await Notification.requestPermission();
-    } catch {
-      // an old browser without the promise form
-    }
-    renderNotifyButton();
-    el.notifyStatus.textContent =
-      permission === "granted" ? "Notifications are on for mentions." : "Notifications stay off (the browser said no).";
-  });
-
-  function notifyMention(m) {
-    if (!canNotify || Notification.permission !== "granted") return;
-    const room = rooms.get(roomOf(m));
-    const where = room ? (room.kind === "dm" ? "a direct message" : `#${roomLabel(room)}`) : "a conversation";
-    try {
-      const note = new Notification(`${m.author ? m.author.username : "Someone"} mentioned you in ${where}`, {
-        body: m.text.slice(0, 160),
-        tag: `mention-${m.id}`,
-      });
-      note.addEventListener("click", () => {
-        window.focus();
-        openRoom(roomOf(m), { around: m.id });
-        note.close();
-      });
-    } catch {
-      // Some platforms only allow notifications from a service worker.
-    }
+export function notifyMention(m) {
+  if (!canNotify || Notification.permission !== "granted") return;
+  const room = rooms.get(roomOf(m));
+  const where = room ? (room.kind === "dm" ? "a direct message" : `#${roomLabel(room)}`) : "a conversation";
+  try {
+    const note = new Notification(`${m.author ? m.author.username : "Someone"} mentioned you in ${where}`, {
+      body: m.text.slice(0, 160),
+      tag: `mention-${m.id}`,
+    });
+    note.addEventListener("click", () => {
+      window.focus();
+      openRoom(roomOf(m), { around: m.id });
+      note.close();
+    });
+  } catch {
+    // Some platforms only allow notifications from a service worker.
   }
-
-  Object.assign(app, { notifyMention, renderNotifyButton });
-})();
+}

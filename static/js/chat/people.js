@@ -1,232 +1,224 @@
 // chatroom — the Discover page's chat, who is online, the profile card, direct
 // messages from it, and who is typing.
 //
-// Part of the chat page's scripts, loaded in order (CHAT_SCRIPTS in
-// src/accounts/pages.rs) as classic deferred scripts; they share state and
-// functions through the one namespace object window.chatroom. Security rule:
-// text from the server is only ever put into the page as text (textContent,
+// One of the chat page's ES modules (see state.js). Security rule: text from
+// the server is only ever put into the page as text (textContent,
 // Node.append(string)); never as HTML.
-(() => {
-  "use strict";
 
-  const app = window.chatroom;
-  if (!app || !app.socket) return; // not the chat page (see state.js)
-  const { HISTORY_TIMEOUT_MS, ONLINE_LIST_LIMIT, TYPING_SHOWN_MS, addRoom, api, button, el,
-    errorMessage, keepingFocus, make, me, online, openRoom, page, roomOf, rooms, socket, typers,
-    validRoom } = app;
+import { ONLINE_LIST_LIMIT } from "./config.js";
+import { HISTORY_TIMEOUT_MS, TYPING_SHOWN_MS, el, me, online, page, rooms, socket, typers } from "./state.js";
+import { api, button, errorMessage, keepingFocus, make, roomOf } from "./util.js";
+import { addRoom, openRoom, validRoom } from "./conversations.js";
 
-  // -------------------------------------------------- presence and people
+// -------------------------------------------------- presence and people
 
-  let onlineCount = 0;
+let onlineCount = 0;
 
-  function renderOnline() {
-    const people = [...online.values()].sort((a, b) => {
-      const x = a.username.toLowerCase();
-      const y = b.username.toLowerCase();
-      return x < y ? -1 : x > y ? 1 : a.id - b.id;
-    });
-    const items = people.map((user) => {
-      const li = make("li", "online-item");
-      const b = button("", "online-person", "person");
-      b.dataset.user = String(user.id);
-      b.setAttribute("aria-haspopup", "dialog");
-      const avatar = make("span", "online-avatar");
-      const img = make("img", "avatar avatar-sm");
-      img.src = user.avatar_url;
-      img.alt = "";
-      img.width = 32;
-      img.height = 32;
-      img.decoding = "async";
-      avatar.append(img);
-      b.append(avatar, make("span", "online-name", user.username));
-      if (user.id === me.id) b.append(make("span", "online-you", "(you)"));
-      li.append(b);
-      return li;
-    });
-    keepingFocus(el.online, "data-user", () => el.online.replaceChildren(...items));
+function renderOnline() {
+  const people = [...online.values()].sort((a, b) => {
+    const x = a.username.toLowerCase();
+    const y = b.username.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : a.id - b.id;
+  });
+  const items = people.map((user) => {
+    const li = make("li", "online-item");
+    const b = button("", "online-person", "person");
+    b.dataset.user = String(user.id);
+    b.setAttribute("aria-haspopup", "dialog");
+    const avatar = make("span", "online-avatar");
+    const img = make("img", "avatar avatar-sm");
+    img.src = user.avatar_url;
+    img.alt = "";
+    img.width = 32;
+    img.height = 32;
+    img.decoding = "async";
+    avatar.append(img);
+    b.append(avatar, make("span", "online-name", user.username));
+    if (user.id === me.id) b.append(make("span", "online-you", "(you)"));
+    li.append(b);
+    return li;
+  });
+  keepingFocus(el.online, "data-user", () => el.online.replaceChildren(...items));
 
-    const total = Math.max(onlineCount, online.size);
-    el.onlineCount.textContent = String(total);
-    el.onlineCountToggle.textContent = String(total);
-    let more = el.sidebar.querySelector(".online-more");
-    if (total > online.size) {
-      if (!more) {
-        more = make("p", "online-more");
-        el.online.after(more);
-      }
-      more.textContent = `and ${total - online.size} more`;
-    } else if (more) {
-      more.remove();
+  const total = Math.max(onlineCount, online.size);
+  el.onlineCount.textContent = String(total);
+  el.onlineCountToggle.textContent = String(total);
+  let more = el.sidebar.querySelector(".online-more");
+  if (total > online.size) {
+    if (!more) {
+      more = make("p", "online-more");
+      el.online.after(more);
     }
+    more.textContent = `and ${total - online.size} more`;
+  } else if (more) {
+    more.remove();
   }
+}
 
-  const validUser = (u) => Boolean(u) && Number.isInteger(u.id) && typeof u.username === "string";
+const validUser = (u) => Boolean(u) && Number.isInteger(u.id) && typeof u.username === "string";
 
-  socket.on("presence", (snapshot) => {
-    online.clear();
-    for (const user of (snapshot && snapshot.online) || []) {
-      if (validUser(user)) online.set(user.id, user);
-    }
-    onlineCount = snapshot && Number.isInteger(snapshot.count) ? snapshot.count : online.size;
-    renderOnline();
-    // The list sent on connect is short; a room of up to 200 is listed in full on request.
-    if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline(0);
-  });
+socket.on("presence", (snapshot) => {
+  online.clear();
+  for (const user of (snapshot && snapshot.online) || []) {
+    if (validUser(user)) online.set(user.id, user);
+  }
+  onlineCount = snapshot && Number.isInteger(snapshot.count) ? snapshot.count : online.size;
+  renderOnline();
+  // The list sent on connect is short; a room of up to ONLINE_LIST_LIMIT is listed in full on request.
+  if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline(0);
+});
 
-  socket.on("presence_diff", (diff) => {
-    if (!diff) return;
-    for (const user of diff.left || []) {
-      if (!validUser(user)) continue;
-      online.delete(user.id);
-      typers.delete(user.id);
-    }
-    for (const user of diff.joined || []) {
-      if (validUser(user)) online.set(user.id, user);
-    }
-    onlineCount = Number.isInteger(diff.count) ? diff.count : online.size;
-    renderOnline();
-    renderTyping();
-    if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline(2000);
-  });
+socket.on("presence_diff", (diff) => {
+  if (!diff) return;
+  for (const user of diff.left || []) {
+    if (!validUser(user)) continue;
+    online.delete(user.id);
+    typers.delete(user.id);
+  }
+  for (const user of diff.joined || []) {
+    if (validUser(user)) online.set(user.id, user);
+  }
+  onlineCount = Number.isInteger(diff.count) ? diff.count : online.size;
+  renderOnline();
+  renderTyping();
+  if (onlineCount <= ONLINE_LIST_LIMIT && online.size < onlineCount) refreshOnline(2000);
+});
 
-  let refreshing = null;
-  function refreshOnline(spreadMs) {
-    if (refreshing) return;
-    // Spread out, so a whole room is not asking at the same moment.
-    refreshing = setTimeout(async () => {
-      try {
-        const reply = await socket.timeout(HISTORY_TIMEOUT_MS).emitWithAck("presence", {});
-        if (reply && reply.ok) {
-          online.clear();
-          for (const user of reply.online || []) {
-            if (validUser(user)) online.set(user.id, user);
-          }
-          onlineCount = Number.isInteger(reply.count) ? reply.count : online.size;
-          renderOnline();
+let refreshing = null;
+function refreshOnline(spreadMs) {
+  if (refreshing) return;
+  // Spread out, so a whole room is not asking at the same moment.
+  refreshing = setTimeout(async () => {
+    try {
+      const reply = await socket.timeout(HISTORY_TIMEOUT_MS).emitWithAck("presence", {});
+      if (reply && reply.ok) {
+        online.clear();
+        for (const user of reply.online || []) {
+          if (validUser(user)) online.set(user.id, user);
         }
-      } catch (_) {
-        // Disconnected meanwhile: the next connect sends a fresh list.
-      } finally {
-        refreshing = null;
+        onlineCount = Number.isInteger(reply.count) ? reply.count : online.size;
+        renderOnline();
       }
-    }, 100 + Math.random() * spreadMs);
-  }
-
-  // The profile card: a person of the Online list, with "Message" (opens
-  // the direct conversation) and, for admins, "Suspend".
-  let cardUser = null;
-
-  function openCard(user, anchor) {
-    cardUser = user;
-    el.cardAvatar.src = user.avatar_url;
-    el.cardName.textContent = user.username;
-    el.cardStatus.textContent = user.id === me.id ? "This is you." : "";
-    el.cardDm.hidden = user.id === me.id;
-    el.cardDm.disabled = false;
-    el.cardSuspend.hidden = !me.isAdmin || user.id === me.id;
-    el.cardSuspend.disabled = false;
-    el.cardSuspend.textContent = "Suspend";
-    el.cardSuspend.dataset.state = "active";
-    el.card.hidden = false;
-    const item = anchor.closest("li");
-    el.card.style.top = `${item.offsetTop + item.offsetHeight + 4}px`;
-    (el.cardDm.hidden ? el.cardClose : el.cardDm).focus();
-  }
-
-  function closeCard(refocus) {
-    if (el.card.hidden) return;
-    el.card.hidden = true;
-    const anchor = cardUser && el.online.querySelector(`[data-user="${cardUser.id}"]`);
-    if (refocus && anchor) anchor.focus();
-    cardUser = null;
-  }
-
-  el.online.addEventListener("click", (event) => {
-    const b = event.target.closest("button[data-user]");
-    if (!b) return;
-    const user = online.get(Number(b.dataset.user));
-    if (!user) return;
-    if (cardUser && cardUser.id === user.id) closeCard(false);
-    else openCard(user, b);
-  });
-
-  el.cardClose.addEventListener("click", () => closeCard(true));
-
-  el.card.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") {
-      event.stopPropagation();
-      closeCard(true);
+    } catch {
+      // Disconnected meanwhile: the next connect sends a fresh list.
+    } finally {
+      refreshing = null;
     }
-  });
+  }, 100 + Math.random() * spreadMs);
+}
 
-  document.addEventListener("click", (event) => {
-    if (!el.card.hidden && !el.card.contains(event.target) && !el.online.contains(event.target)) closeCard(false);
-  });
+// The profile card: a person of the Online list, with "Message" (opens
+// the direct conversation) and, for admins, "Suspend".
+let cardUser = null;
 
-  async function openDm(username) {
-    const res = await api("POST", "/api/v1/dms", { username });
-    if (!res.ok || !res.data || !validRoom(res.data.room)) {
-      return errorMessage(res.error, "Could not open the conversation.");
-    }
-    addRoom(res.data.room, !rooms.has(res.data.room.id));
-    openRoom(res.data.room.id);
-    return "";
+function openCard(user, anchor) {
+  cardUser = user;
+  el.cardAvatar.src = user.avatar_url;
+  el.cardName.textContent = user.username;
+  el.cardStatus.textContent = user.id === me.id ? "This is you." : "";
+  el.cardDm.hidden = user.id === me.id;
+  el.cardDm.disabled = false;
+  el.cardSuspend.hidden = !me.isAdmin || user.id === me.id;
+  el.cardSuspend.disabled = false;
+  el.cardSuspend.textContent = "Suspend";
+  el.cardSuspend.dataset.state = "active";
+  el.card.hidden = false;
+  const item = anchor.closest("li");
+  el.card.style.top = `${item.offsetTop + item.offsetHeight + 4}px`;
+  (el.cardDm.hidden ? el.cardClose : el.cardDm).focus();
+}
+
+export function closeCard(refocus) {
+  if (el.card.hidden) return;
+  el.card.hidden = true;
+  const anchor = cardUser && el.online.querySelector(`[data-user="${cardUser.id}"]`);
+  if (refocus && anchor) anchor.focus();
+  cardUser = null;
+}
+
+el.online.addEventListener("click", (event) => {
+  const b = event.target.closest("button[data-user]");
+  if (!b) return;
+  const user = online.get(Number(b.dataset.user));
+  if (!user) return;
+  if (cardUser && cardUser.id === user.id) closeCard(false);
+  else openCard(user, b);
+});
+
+el.cardClose.addEventListener("click", () => closeCard(true));
+
+el.card.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") {
+    event.stopPropagation();
+    closeCard(true);
   }
+});
 
-  el.cardDm.addEventListener("click", async () => {
-    if (!cardUser) return;
-    el.cardDm.disabled = true;
-    const problem = await openDm(cardUser.username);
-    el.cardDm.disabled = false;
-    if (problem) el.cardStatus.textContent = problem;
-    else closeCard(false);
-  });
+document.addEventListener("click", (event) => {
+  if (!el.card.hidden && !el.card.contains(event.target) && !el.online.contains(event.target)) closeCard(false);
+});
 
-  el.cardSuspend.addEventListener("click", async () => {
-    if (!cardUser) return;
-    const suspend = el.cardSuspend.dataset.state !== "suspended";
-    el.cardSuspend.disabled = true;
-    const res = await api(suspend ? "PUT" : "DELETE", `/api/v1/admin/users/${encodeURIComponent(cardUser.username)}/suspension`);
-    el.cardSuspend.disabled = false;
-    if (!res.ok) {
-      el.cardStatus.textContent = errorMessage(res.error, "That did not work.");
-      return;
-    }
-    el.cardSuspend.dataset.state = suspend ? "suspended" : "active";
-    el.cardSuspend.textContent = suspend ? "Reinstate" : "Suspend";
-    el.cardStatus.textContent = suspend ? `${cardUser.username} is suspended.` : `${cardUser.username} is reinstated.`;
-  });
-
-  // ------------------------------------------------------------- typing
-
-  let typingTimer = 0;
-
-  function renderTyping() {
-    const now = Date.now();
-    for (const [id, entry] of typers) {
-      if (entry.until <= now) typers.delete(id);
-    }
-    const names = [...typers.values()].map((entry) => entry.username);
-    let text = "";
-    if (names.length === 1) text = `${names[0]} is typing…`;
-    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-    else if (names.length > 2) text = "Several people are typing…";
-    if (el.typing.textContent !== text) el.typing.textContent = text;
-
-    clearTimeout(typingTimer);
-    if (typers.size) {
-      const next = Math.min(...[...typers.values()].map((entry) => entry.until));
-      typingTimer = setTimeout(renderTyping, Math.max(50, next - now));
-    }
+async function openDm(username) {
+  const res = await api("POST", "/api/v1/dms", { username });
+  if (!res.ok || !res.data || !validRoom(res.data.room)) {
+    return errorMessage(res.error, "Could not open the conversation.");
   }
+  addRoom(res.data.room, !rooms.has(res.data.room.id));
+  openRoom(res.data.room.id);
+  return "";
+}
 
-  socket.on("typing", (payload) => {
-    const user = payload && payload.user;
-    if (!validUser(user) || user.id === me.id || roomOf(payload) !== page.current) return;
-    typers.delete(user.id); // re-inserted: the order is who typed first
-    typers.set(user.id, { username: user.username, until: Date.now() + TYPING_SHOWN_MS });
-    renderTyping();
-  });
+el.cardDm.addEventListener("click", async () => {
+  if (!cardUser) return;
+  el.cardDm.disabled = true;
+  const problem = await openDm(cardUser.username);
+  el.cardDm.disabled = false;
+  if (problem) el.cardStatus.textContent = problem;
+  else closeCard(false);
+});
 
-  Object.assign(app, { closeCard, renderTyping });
-})();
+el.cardSuspend.addEventListener("click", async () => {
+  if (!cardUser) return;
+  const suspend = el.cardSuspend.dataset.state !== "suspended";
+  el.cardSuspend.disabled = true;
+  const res = await api(suspend ? "PUT" : "DELETE", `/api/v1/admin/users/${encodeURIComponent(cardUser.username)}/suspension`);
+  el.cardSuspend.disabled = false;
+  if (!res.ok) {
+    el.cardStatus.textContent = errorMessage(res.error, "That did not work.");
+    return;
+  }
+  el.cardSuspend.dataset.state = suspend ? "suspended" : "active";
+  el.cardSuspend.textContent = suspend ? "Reinstate" : "Suspend";
+  el.cardStatus.textContent = suspend ? `${cardUser.username} is suspended.` : `${cardUser.username} is reinstated.`;
+});
+
+// ------------------------------------------------------------- typing
+
+let typingTimer = 0;
+
+export function renderTyping() {
+  const now = Date.now();
+  for (const [id, entry] of typers) {
+    if (entry.until <= now) typers.delete(id);
+  }
+  const names = [...typers.values()].map((entry) => entry.username);
+  let text = "";
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = "Several people are typing…";
+  if (el.typing.textContent !== text) el.typing.textContent = text;
+
+  clearTimeout(typingTimer);
+  if (typers.size) {
+    const next = Math.min(...[...typers.values()].map((entry) => entry.until));
+    typingTimer = setTimeout(renderTyping, Math.max(50, next - now));
+  }
+}
+
+socket.on("typing", (payload) => {
+  const user = payload && payload.user;
+  if (!validUser(user) || user.id === me.id || roomOf(payload) !== page.current) return;
+  typers.delete(user.id); // re-inserted: the order is who typed first
+  typers.set(user.id, { username: user.username, until: Date.now() + TYPING_SHOWN_MS });
+  renderTyping();
+});

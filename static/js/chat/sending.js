@@ -1,183 +1,195 @@
 // chatroom — the Discover page's chat, sending messages (pending lines, acks,
 // retries) and the composer.
 //
-// Part of the chat page's scripts, loaded in order (CHAT_SCRIPTS in
-// src/accounts/pages.rs) as classic deferred scripts; they share state and
-// functions through the one namespace object window.chatroom. Security rule:
-// text from the server is only ever put into the page as text (textContent,
+// One of the chat page's ES modules (see state.js). Security rule: text from
+// the server is only ever put into the page as text (textContent,
 // Node.append(string)); never as HTML.
-(() => {
-  "use strict";
 
-  const app = window.chatroom;
-  if (!app || !app.socket) return; // not the chat page (see state.js)
-  const { ACK_TIMEOUT_MS, MAX_CHARS, NEAR_LIMIT, TYPING_SEND_EVERY_MS, addNew, buildMessage,
-    button, el, errorMessage, isMessage, make, me, ownAvatarUrl, page, pending, regroup,
-    reloadLatest, roomOf, scrollToBottom, socket } = app;
-  // Defined in later files: looked up when called.
-  const touchRoom = (...args) => app.touchRoom(...args);
+import { MAX_CHARS, MAX_CLIENT_ID, MESSAGE_RULE } from "./config.js";
+import { ACK_TIMEOUT_MS, NEAR_LIMIT, TYPING_SEND_EVERY_MS, el, me, page, pending, socket } from "./state.js";
+import { button, errorMessage, isMessage, make, ownAvatarUrl, roomOf } from "./util.js";
+import { addNew, buildMessage, regroup } from "./messages.js";
+import { reloadLatest, scrollToBottom } from "./history.js";
+import { touchRoom } from "./conversations.js";
 
-  // ------------------------------------------------------------ sending
+// ------------------------------------------------------------ sending
 
-  let pendingSeq = 0;
+// Each message gets a client_id (docs/rooms.md, "Messages": 1 to
+// MAX_CLIENT_ID of A–Z a–z 0–9 _ -) that the server echoes in the ack and in
+// the broadcast of that message: the pending copy is matched by it, never by
+// its text. 128 random bits in hex; crypto.randomUUID() would need a secure
+// context, getRandomValues does not.
+function newClientId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .slice(0, MAX_CLIENT_ID);
+}
 
-  function statusLine(entry) {
-    let line = entry.li.querySelector(".message-status");
-    if (!line) {
-      line = make("div", "message-status");
-      entry.li.querySelector(".message-row").append(line);
-    }
-    return line;
+function statusLine(entry) {
+  let line = entry.li.querySelector(".message-status");
+  if (!line) {
+    line = make("div", "message-status");
+    entry.li.querySelector(".message-row").append(line);
   }
+  return line;
+}
 
-  function setEntryState(entry, state, text) {
-    entry.state = state;
-    entry.li.classList.toggle("is-pending", state !== "failed");
-    entry.li.classList.toggle("is-failed", state === "failed");
-    const line = statusLine(entry);
-    line.textContent = text;
-    if (state === "failed") {
-      const retry = button("Retry", "button button-sm");
-      retry.addEventListener("click", () => deliver(entry));
-      const discard = button("Discard", "button button-sm button-ghost");
-      discard.addEventListener("click", () => {
-        dropEntry(entry);
-        el.input.focus();
-      });
-      line.append(retry, discard);
-    }
-    if (entry.li.isConnected) regroup(entry.li.nextElementSibling);
-  }
-
-  function dropEntry(entry) {
-    pending.delete(entry.key);
-    const next = entry.li.nextElementSibling;
-    entry.li.remove();
-    regroup(next);
-  }
-
-  // The confirmed message replaces its pending copy.
-  function settle(entry, m) {
-    dropEntry(entry);
-    if (roomOf(m) === page.current && page.reachedEnd) addNew([m], true);
-    else touchRoom(roomOf(m), m);
-  }
-
-  // A message of ours arrived by broadcast or history before its ack (or
-  // after the ack timed out): drop the matching pending copy.
-  function settlePendingFor(m) {
-    for (const entry of pending.values()) {
-      if (entry.room === roomOf(m) && (entry.state === "sending" || entry.timedOut) && entry.text === m.text) {
-        dropEntry(entry);
-        return;
-      }
-    }
-  }
-
-  function errorText(error) {
-    const code = error && error.code;
-    if (code === "rate_limited") return "Not sent: you are sending messages too fast. Wait a moment, then retry.";
-    if (code === "validation_failed") return "Not sent: a message has 1 to 2000 characters and no control characters.";
-    if (code === "forbidden" || code === "not_found") return "Not sent: you are not a member of this conversation.";
-    const text = errorMessage(error, "");
-    return text ? `Not sent: ${text}` : "Not sent.";
-  }
-
-  async function deliver(entry) {
-    if (!socket.connected) {
-      setEntryState(entry, "queued", "Waiting for the connection…");
-      return;
-    }
-    entry.timedOut = false;
-    setEntryState(entry, "sending", "Sending…");
-    let ack;
-    try {
-      ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("message", { text: entry.text, room: entry.room });
-    } catch {
-      if (pending.get(entry.key) === entry) {
-        entry.timedOut = true;
-        setEntryState(entry, "failed", "Not sent: no answer from the server.");
-      }
-      return;
-    }
-    if (pending.get(entry.key) !== entry) return; // settled by the broadcast, or discarded
-    if (ack && ack.ok && isMessage(ack.message)) {
-      settle(entry, ack.message);
-    } else {
-      setEntryState(entry, "failed", errorText(ack && ack.error));
-    }
-  }
-
-  function flushQueued() {
-    for (const entry of pending.values()) {
-      if (entry.state === "queued") deliver(entry);
-    }
-  }
-
-  function send() {
-    const text = el.input.value.trim();
-    if (!text || text.length > MAX_CHARS) return;
-    if (!page.reachedEnd) reloadLatest(); // sending from old history: back to the present
-    pendingSeq += 1;
-    const key = `p${pendingSeq}`;
-    const li = buildMessage({
-      author: { id: me.id, username: me.username, avatar_url: ownAvatarUrl() },
-      text,
-      created_at: new Date().toISOString(),
+function setEntryState(entry, state, text) {
+  entry.state = state;
+  entry.li.classList.toggle("is-pending", state !== "failed");
+  entry.li.classList.toggle("is-failed", state === "failed");
+  const line = statusLine(entry);
+  line.textContent = text;
+  if (state === "failed") {
+    const retry = button("Retry", "button button-sm");
+    retry.addEventListener("click", () => deliver(entry));
+    const discard = button("Discard", "button button-sm button-ghost");
+    discard.addEventListener("click", () => {
+      dropEntry(entry);
+      el.input.focus();
     });
-    li.dataset.pending = key;
-    el.list.append(li);
-    regroup(li);
-    const entry = { key, room: page.current, text, li, state: "sending", timedOut: false };
-    pending.set(key, entry);
-    el.input.value = "";
-    page.lastTypingSent = 0;
-    updateComposer();
-    deliver(entry);
-    scrollToBottom();
+    line.append(retry, discard);
   }
+  if (entry.li.isConnected) regroup(entry.li.nextElementSibling);
+}
 
-  // ----------------------------------------------------------- composer
+function dropEntry(entry) {
+  pending.delete(entry.key);
+  const next = entry.li.nextElementSibling;
+  entry.li.remove();
+  regroup(next);
+}
 
-  const autoSizes = typeof CSS !== "undefined" && CSS.supports && CSS.supports("field-sizing", "content");
+// The confirmed message replaces its pending copy.
+function settle(entry, m) {
+  dropEntry(entry);
+  if (roomOf(m) === page.current && page.reachedEnd) addNew([m], true);
+  else touchRoom(roomOf(m), m);
+}
 
-  function updateComposer() {
-    const input = el.input;
-    if (!autoSizes) {
-      input.style.height = "auto";
-      input.style.height = `${Math.min(input.scrollHeight + 2, 200)}px`;
+// A message of ours arrived by broadcast before its ack (or after the ack
+// timed out): drop the pending copy with its client_id. A broadcast with
+// another client_id (or none) was sent elsewhere (another tab, the API).
+export function settlePendingFor(m) {
+  if (typeof m.client_id === "string") {
+    const entry = pending.get(m.client_id);
+    if (entry && entry.room === roomOf(m)) dropEntry(entry);
+    return;
+  }
+  // History carries no client_id (it is never stored): a message caught up
+  // after a reconnect can only be told by its text, and only from a copy
+  // whose send got no answer.
+  for (const entry of pending.values()) {
+    if (entry.room === roomOf(m) && (entry.state === "sending" || entry.timedOut) && entry.text === m.text) {
+      dropEntry(entry);
+      return;
     }
-    const length = input.value.length;
-    el.counter.textContent = length >= NEAR_LIMIT ? `${length} / ${MAX_CHARS}` : "";
-    el.counter.classList.toggle("is-near", length >= NEAR_LIMIT && length < MAX_CHARS);
-    el.counter.classList.toggle("is-limit", length >= MAX_CHARS);
-    const empty = input.value.trim() === "";
-    el.send.setAttribute("aria-disabled", String(empty || length > MAX_CHARS));
   }
+}
 
-  el.form.addEventListener("submit", (event) => {
+function errorText(error) {
+  const code = error && error.code;
+  if (code === "rate_limited") return "Not sent: you are sending messages too fast. Wait a moment, then retry.";
+  if (code === "validation_failed") return `Not sent. ${MESSAGE_RULE}`;
+  if (code === "forbidden" || code === "not_found") return "Not sent: you are not a member of this conversation.";
+  const text = errorMessage(error, "");
+  return text ? `Not sent: ${text}` : "Not sent.";
+}
+
+async function deliver(entry) {
+  if (!socket.connected) {
+    setEntryState(entry, "queued", "Waiting for the connection…");
+    return;
+  }
+  entry.timedOut = false;
+  setEntryState(entry, "sending", "Sending…");
+  let ack;
+  try {
+    ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("message", {
+      text: entry.text,
+      room: entry.room,
+      client_id: entry.key,
+    });
+  } catch {
+    if (pending.get(entry.key) === entry) {
+      entry.timedOut = true;
+      setEntryState(entry, "failed", "Not sent: no answer from the server.");
+    }
+    return;
+  }
+  if (pending.get(entry.key) !== entry) return; // settled by the broadcast, or discarded
+  if (ack && ack.ok && isMessage(ack.message)) {
+    settle(entry, ack.message);
+  } else {
+    setEntryState(entry, "failed", errorText(ack && ack.error));
+  }
+}
+
+export function flushQueued() {
+  for (const entry of pending.values()) {
+    if (entry.state === "queued") deliver(entry);
+  }
+}
+
+function send() {
+  const text = el.input.value.trim();
+  if (!text || text.length > MAX_CHARS) return;
+  if (!page.reachedEnd) reloadLatest(); // sending from old history: back to the present
+  const key = newClientId();
+  const li = buildMessage({
+    author: { id: me.id, username: me.username, avatar_url: ownAvatarUrl() },
+    text,
+    created_at: new Date().toISOString(),
+  });
+  li.dataset.pending = key;
+  el.list.append(li);
+  regroup(li);
+  const entry = { key, room: page.current, text, li, state: "sending", timedOut: false };
+  pending.set(key, entry);
+  el.input.value = "";
+  page.lastTypingSent = 0;
+  updateComposer();
+  deliver(entry);
+  scrollToBottom();
+}
+
+// ----------------------------------------------------------- composer
+
+const autoSizes = typeof CSS !== "undefined" && CSS.supports && CSS.supports("field-sizing", "content");
+
+export function updateComposer() {
+  const input = el.input;
+  if (!autoSizes) {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight + 2, 200)}px`;
+  }
+  const length = input.value.length;
+  el.counter.textContent = length >= NEAR_LIMIT ? `${length} / ${MAX_CHARS}` : "";
+  el.counter.classList.toggle("is-near", length >= NEAR_LIMIT && length < MAX_CHARS);
+  el.counter.classList.toggle("is-limit", length >= MAX_CHARS);
+  const empty = input.value.trim() === "";
+  el.send.setAttribute("aria-disabled", String(empty || length > MAX_CHARS));
+}
+
+el.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  send();
+  el.input.focus();
+});
+
+el.input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();
     send();
-    el.input.focus();
-  });
+  }
+});
 
-  el.input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-      event.preventDefault();
-      send();
-    }
-  });
-
-  el.input.addEventListener("input", () => {
-    updateComposer();
-    const now = Date.now();
-    if (socket.connected && el.input.value.trim() && now - page.lastTypingSent >= TYPING_SEND_EVERY_MS) {
-      page.lastTypingSent = now;
-      socket.volatile.emit("typing", { room: page.current });
-    }
-  });
-
-  const wide = () => window.matchMedia("(hover: hover) and (pointer: fine)").matches;
-
-  Object.assign(app, { flushQueued, settlePendingFor, updateComposer, wide });
-})();
+el.input.addEventListener("input", () => {
+  updateComposer();
+  const now = Date.now();
+  if (socket.connected && el.input.value.trim() && now - page.lastTypingSent >= TYPING_SEND_EVERY_MS) {
+    page.lastTypingSent = now;
+    socket.volatile.emit("typing", { room: page.current });
+  }
+});
