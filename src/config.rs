@@ -188,6 +188,17 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_SQLITE_SYNCHRONOUS", default_value = "full")]
     pub sqlite_synchronous: crate::db::SqliteSync,
 
+    /// Where to answer `GET /metrics` (Prometheus text format), on a
+    /// listener of its own; unset: no metrics.
+    #[arg(long, env = "CHATROOM_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Seconds to keep serving after SIGTERM while `/readyz` answers 503,
+    /// so a load balancer that polls it stops sending traffic first.
+    #[arg(long, env = "CHATROOM_DRAIN_SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub drain_seconds: u64,
+
     /// `text` or `json`.
     #[arg(long, env = "CHATROOM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -411,6 +422,11 @@ impl Config {
                 self.max_connections_per_ip.to_string(),
             ),
             ("CHATROOM_SOCKET_BUFFER", self.socket_buffer.to_string()),
+            (
+                "CHATROOM_METRICS_BIND",
+                opt(self.metrics_bind.map(|a| a.to_string())),
+            ),
+            ("CHATROOM_DRAIN_SECONDS", self.drain_seconds.to_string()),
             (
                 "CHATROOM_SQLITE_SYNCHRONOUS",
                 format!("{:?}", self.sqlite_synchronous).to_lowercase(),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod live;
 pub mod mail;
 pub mod messages;
+pub mod monitoring;
 pub mod rooms;
 pub mod state;
 pub mod views;
@@ -70,6 +71,8 @@ pub enum StartError {
     Redis(String),
     #[error("CHATROOM_DATABASE_URL: {0}")]
     Lock(String),
+    #[error("CHATROOM_METRICS_BIND: cannot listen on {0}: {1}")]
+    Metrics(SocketAddr, std::io::Error),
 }
 
 /// A built server, bound and ready to run.
@@ -81,6 +84,8 @@ pub struct Application {
     /// Held while serving: a SQLite file is one server's (see
     /// [`db::lock_sqlite`]).
     database_lock: Option<std::fs::File>,
+    /// Where `/metrics` is answered, when it is.
+    metrics_addr: Option<SocketAddr>,
 }
 
 enum SocketLayer {
@@ -108,7 +113,19 @@ impl Application {
             })
         })?;
 
+        let metrics_bind = config.metrics_bind;
         let (state, socket_layer) = connect(config, true).await?;
+        let metrics_addr = match metrics_bind {
+            Some(bind) => {
+                monitoring::install();
+                Some(
+                    monitoring::serve(bind, state.clone())
+                        .await
+                        .map_err(|e| StartError::Metrics(bind, e))?,
+                )
+            }
+            None => None,
+        };
         chat::spawn_session_sweep(state.clone());
         spawn_housekeeping(state.clone());
         auth::password::warm_up();
@@ -119,6 +136,7 @@ impl Application {
             .merge(rooms::api::router())
             .merge(accounts::moderation::router())
             .routes(routes!(web::health::healthz))
+            .routes(routes!(web::health::readyz))
             .routes(routes!(web::api_doc::serve))
             .split_for_parts();
         web::api_doc::publish(&openapi);
@@ -130,6 +148,7 @@ impl Application {
             .route("/avatars/default/{file}", get(web::avatars::default))
             .route("/avatars/{user_id}/{file}", get(web::avatars::photo))
             .fallback(web::not_found)
+            .layer(middleware::from_fn(monitoring::track_requests))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(state.clone());
         let router = match socket_layer {
@@ -156,6 +175,7 @@ impl Application {
             router,
             state,
             database_lock,
+            metrics_addr,
         })
     }
 
@@ -169,6 +189,11 @@ impl Application {
         self.addr
     }
 
+    /// Where `GET /metrics` is answered, when `CHATROOM_METRICS_BIND` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// The shared state (for tests and subcommands).
     pub fn state(&self) -> &AppState {
         &self.state
@@ -180,6 +205,20 @@ impl Application {
         let max_per_ip = self.state.config.max_connections_per_ip;
         let live = self.state.live.clone();
         let _database_lock = self.database_lock;
+        let state = self.state.clone();
+        let drain = Duration::from_secs(self.state.config.drain_seconds);
+        // Shutdown begins: not ready any more, still serving for `drain`.
+        let shutdown = async move {
+            shutdown.await;
+            state
+                .draining
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            monitoring::draining(true);
+            if !drain.is_zero() {
+                tracing::info!(seconds = drain.as_secs(), "draining: /readyz answers 503");
+                tokio::time::sleep(drain).await;
+            }
+        };
         server::serve(self.listener, self.router, live, max_per_ip, shutdown).await;
     }
 }
@@ -248,6 +287,7 @@ async fn connect(config: Config, serving: bool) -> Result<(AppState, SocketLayer
         live,
         messages,
         cluster,
+        draining: Default::default(),
     });
     chat::register(state.live.bus())
         .await

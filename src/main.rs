@@ -99,6 +99,9 @@ async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            if let Some(metrics) = app.metrics_addr() {
+                tracing::info!(%metrics, "metrics on http://{metrics}/metrics");
+            }
             tracing::info!(addr = %app.addr(), "chatroom listening on http://{}", app.addr());
             app.run_until(shutdown).await;
             ExitCode::SUCCESS

@@ -26,6 +26,8 @@ pub struct Inner {
     pub messages: Messages,
     /// Redis, when several instances act as one.
     pub cluster: Option<Cluster>,
+    /// Set once shutdown began: `/readyz` answers 503.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {

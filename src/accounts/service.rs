@@ -9,6 +9,7 @@ use crate::db::users::{self, User, UserWriteError};
 use crate::domain::{Email, Password, Username};
 use crate::error::{AppError, FieldErrors};
 use crate::mail::Mail;
+use crate::monitoring;
 use crate::state::AppState;
 
 /// Verification links stay valid this long.
@@ -113,9 +114,13 @@ pub async fn login(
         None => format!("name:{}", users::key(login)),
     };
     let limits = &state.limits;
-    limits.login_failures_ip.take(&ip_key).await?;
+    if let Err(err) = limits.login_failures_ip.take(&ip_key).await {
+        monitoring::login("rate_limited");
+        return Err(err);
+    }
     if let Err(err) = limits.login_failures_account.take(&account_key).await {
         limits.login_failures_ip.release(&ip_key).await;
+        monitoring::login("rate_limited");
         return Err(err);
     }
     let password = password.chars().take(1024).collect::<String>();
@@ -125,11 +130,16 @@ pub async fn login(
             limits.login_failures_ip.release(&ip_key).await;
             limits.login_failures_account.reset(&account_key).await;
             if user.suspended {
+                monitoring::login("suspended");
                 return Err(AppError::AccountSuspended);
             }
+            monitoring::login("succeeded");
             Ok(user)
         }
-        _ => Err(AppError::InvalidCredentials),
+        _ => {
+            monitoring::login("failed");
+            Err(AppError::InvalidCredentials)
+        }
     }
 }
 

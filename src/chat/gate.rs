@@ -112,6 +112,7 @@ pub async fn on_connect<A: Adapter>(
     Extension(user): Extension<ChatUser>,
 ) {
     s.on_disconnect(on_disconnect);
+    crate::monitoring::socket_opened(true);
     state.live.socket_connected(user.author).await;
     let snapshot = state.live.snapshot(user.id, CONNECT_LIST_LIMIT).await;
     if let Err(err) = s.emit("presence", &snapshot) {
@@ -123,5 +124,6 @@ async fn on_disconnect(
     HttpExtension(state): HttpExtension<AppState>,
     Extension(user): Extension<ChatUser>,
 ) {
+    crate::monitoring::socket_opened(false);
     state.live.socket_disconnected(user.id).await;
 }

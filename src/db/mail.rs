@@ -111,6 +111,16 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// How many mails wait to be sent.
+pub async fn queue_depth(db: &Db) -> sqlx::Result<i64> {
+    let (depth,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(depth)
+}
+
 /// When the next queued mail is due, if any.
 pub async fn next_due_at(db: &Db) -> sqlx::Result<Option<i64>> {
     let row: (Option<i64>,) = sqlx::query_as(

@@ -47,13 +47,14 @@ pub const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author
 /// ids in the same order; ids increase in that order.
 pub async fn insert_batch(db: &Db, batch: &[NewMessage]) -> sqlx::Result<Vec<i64>> {
     let mut conn = db.pool.acquire().await?;
-    insert_batch_on(&mut conn, batch).await
+    let rows: Vec<&NewMessage> = batch.iter().collect();
+    insert_batch_on(&mut conn, &rows).await
 }
 
 /// [`insert_batch`] on a given connection (one that may hold a lock).
 pub async fn insert_batch_on(
     conn: &mut AnyConnection,
-    batch: &[NewMessage],
+    batch: &[&NewMessage],
 ) -> sqlx::Result<Vec<i64>> {
     let mut tx = conn.begin().await?;
     let mut ids = Vec::with_capacity(batch.len());

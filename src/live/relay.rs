@@ -18,7 +18,7 @@ use super::delivery::Lagging;
 use super::redis_driver::ResilientDriver;
 use super::Bus;
 use crate::cluster::Cluster;
-use crate::db::{messages, Db};
+use crate::db::{messages, now_ms, Db};
 use crate::domain::room_id::GLOBAL;
 use crate::views::MessageView;
 
@@ -59,6 +59,10 @@ struct Outgoing<'a> {
     room: &'a str,
     event: &'a str,
     id: i64,
+    /// When the message was written and when it was published (unix ms):
+    /// for the lag metrics of the instances that receive it.
+    created_ms: i64,
+    published_ms: i64,
     message: &'a MessageView,
 }
 
@@ -69,8 +73,18 @@ struct Incoming<'a> {
     event: String,
     #[serde(default)]
     id: i64,
+    #[serde(default)]
+    created_ms: i64,
+    #[serde(default)]
+    published_ms: i64,
     #[serde(borrow)]
     message: &'a RawValue,
+}
+
+/// How long ago a unix-ms time was (none for a missing or future time).
+fn since(ms: i64) -> Option<Duration> {
+    let elapsed = now_ms().checked_sub(ms).filter(|_| ms > 0)?;
+    u64::try_from(elapsed).ok().map(Duration::from_millis)
 }
 
 impl Relay {
@@ -123,12 +137,16 @@ impl Relay {
                 let mut last = 0;
                 while let Some((_, payload)) = stream.next().await {
                     match serde_json::from_slice::<Incoming>(&payload) {
-                        Ok(envelope) if envelope.event == MESSAGE_UPDATED => {
-                            relay
-                                .deliver_here(&envelope.room, MESSAGE_UPDATED, envelope.message)
-                                .await;
-                        }
                         Ok(envelope) => {
+                            if let Some(lag) = since(envelope.published_ms) {
+                                crate::monitoring::relayed(lag);
+                            }
+                            if envelope.event == MESSAGE_UPDATED {
+                                relay
+                                    .deliver_here(&envelope.room, MESSAGE_UPDATED, envelope.message)
+                                    .await;
+                                continue;
+                            }
                             if last > 0 && envelope.id > last + 1 {
                                 relay.fill_gap(&channel, last, envelope.id).await;
                             }
@@ -136,6 +154,7 @@ impl Relay {
                             relay
                                 .deliver_here(&envelope.room, NEW_MESSAGE, envelope.message)
                                 .await;
+                            crate::monitoring::message_delivered(since(envelope.created_ms));
                         }
                         Err(err) => tracing::error!(error = %err, "unreadable relayed message"),
                     }
@@ -145,22 +164,26 @@ impl Relay {
         Ok(relay)
     }
 
-    /// Sends a stored message to everyone in its room, on every instance.
-    pub async fn publish(&self, view: &MessageView) {
-        self.publish_as(NEW_MESSAGE, view).await
+    /// Sends a stored message (written at `created_ms`) to everyone in its
+    /// room, on every instance.
+    pub async fn publish(&self, view: &MessageView, created_ms: i64) {
+        self.publish_as(NEW_MESSAGE, view, created_ms).await
     }
 
     /// Sends a changed message to everyone in its room, on every instance,
     /// in the same order as new messages.
     pub async fn publish_update(&self, view: &MessageView) {
-        self.publish_as(MESSAGE_UPDATED, view).await
+        self.publish_as(MESSAGE_UPDATED, view, 0).await
     }
 
-    async fn publish_as(&self, event: &str, view: &MessageView) {
+    async fn publish_as(&self, event: &str, view: &MessageView, created_ms: i64) {
         let Some(channel) = &self.redis else {
             match serde_json::value::to_raw_value(view) {
                 Ok(payload) => {
                     self.deliver_here(&view.room, event, &payload).await;
+                    if event == NEW_MESSAGE {
+                        crate::monitoring::message_delivered(since(created_ms));
+                    }
                 }
                 Err(err) => tracing::error!(error = %err, "message not serialisable"),
             }
@@ -170,6 +193,8 @@ impl Relay {
             room: &view.room,
             event,
             id: view.id,
+            created_ms,
+            published_ms: now_ms(),
             message: view,
         };
         let bytes = match serde_json::to_vec(&outgoing) {
@@ -221,6 +246,7 @@ impl Relay {
         }
         if filled > 0 {
             tracing::info!(filled, after, before, "relay gap filled from the database");
+            crate::monitoring::gap_filled(filled);
         }
     }
 

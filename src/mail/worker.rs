@@ -131,15 +131,18 @@ async fn deliver(db: &Db, transport: &Transport, from: &Mailbox, mail: &QueuedMa
     let recorded = match outcome {
         Ok(()) => {
             tracing::info!(mail_id = mail.id, "mail delivered");
+            crate::monitoring::mail_outcome(true, false);
             queue::mark_sent(db, mail.id).await
         }
         Err(SendFailure::Transient(reason)) if mail.attempts + 1 < MAX_ATTEMPTS => {
             let delay = backoff_ms(mail.attempts);
             tracing::warn!(mail_id = mail.id, %reason, retry_in_ms = delay, "mail delivery failed; will retry");
+            crate::monitoring::mail_outcome(false, false);
             queue::mark_failed(db, mail.id, &reason, Some(delay)).await
         }
         Err(SendFailure::Transient(reason) | SendFailure::Permanent(reason)) => {
             tracing::error!(mail_id = mail.id, %reason, "mail delivery failed for good");
+            crate::monitoring::mail_outcome(false, true);
             queue::mark_failed(db, mail.id, &reason, None).await
         }
     };

@@ -60,6 +60,20 @@ pub async fn post(
     text: &str,
     client_id: Option<String>,
 ) -> Result<MessageView, AppError> {
+    let posted = store_and_broadcast(state, author, room, text, client_id).await;
+    if let Err(err) = &posted {
+        crate::monitoring::message_refused(err.status_and_code().1);
+    }
+    posted
+}
+
+async fn store_and_broadcast(
+    state: &AppState,
+    author: &Author,
+    room: &RoomId,
+    text: &str,
+    client_id: Option<String>,
+) -> Result<MessageView, AppError> {
     let text = MessageText::parse(text).map_err(|reason| AppError::field("text", reason))?;
     access::may_write(&state.db, author.id, room).await?;
     state.messages.budget.take(author.id)?;

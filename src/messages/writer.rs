@@ -39,7 +39,7 @@ pub fn spawn(db: Db, relay: Relay) -> mpsc::Sender<WriteJob> {
 }
 
 async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Vec<WriteJob>) {
-    let rows: Vec<NewMessage> = batch.iter().map(|job| job.message.clone()).collect();
+    let started = std::time::Instant::now();
     let mut conn = match db.pool.acquire().await {
         Ok(conn) => conn,
         Err(err) => return fail(batch, &err),
@@ -49,10 +49,14 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
             return fail(batch, &err);
         }
     }
+    let rows: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
     let outcome = messages::insert_batch_on(&mut conn, &rows).await;
+    drop(rows);
     match outcome {
         Ok(ids) => {
+            crate::monitoring::messages_accepted(ids.len(), started.elapsed());
             for (job, id) in batch.drain(..).zip(ids) {
+                let created_ms = job.message.created_at;
                 let view = MessageView {
                     id,
                     room: job.message.room,
@@ -64,7 +68,7 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
                     reactions: Vec::new(),
                     client_id: job.client_id,
                 };
-                relay.publish(&view).await;
+                relay.publish(&view, created_ms).await;
                 let _ = job.reply.send(Ok(view));
             }
         }

@@ -62,3 +62,46 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     };
     (status, Json(body))
 }
+
+/// `GET /readyz`: whether this instance should get traffic — the database
+/// (and Redis, when configured) answer, and it is not shutting down.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "meta",
+    summary = "Whether this instance should get traffic: database (and Redis) reachable, not draining",
+    responses(
+        (status = 200, description = "Ready", body = HealthDoc),
+        (status = 503, description = "Not ready (`status`: `draining` or `unavailable`)", body = HealthDoc),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let draining = state.draining.load(std::sync::atomic::Ordering::SeqCst);
+    let limit = Duration::from_secs(3);
+    let database_ok = matches!(
+        tokio::time::timeout(limit, state.db.ping()).await,
+        Ok(Ok(()))
+    );
+    let mut body = json!({ "database": if database_ok { "ok" } else { "unavailable" } });
+    let mut ready = database_ok && !draining;
+    if let Some(cluster) = &state.cluster {
+        let redis_ok = tokio::time::timeout(limit, cluster.ping())
+            .await
+            .unwrap_or(false);
+        body["redis"] = json!(if redis_ok { "ok" } else { "unavailable" });
+        ready &= redis_ok;
+    }
+    body["status"] = json!(if draining {
+        "draining"
+    } else if ready {
+        "ok"
+    } else {
+        "unavailable"
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}

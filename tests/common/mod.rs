@@ -121,6 +121,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         max_connections_per_ip: 256,
         socket_buffer: chatroom::live::delivery::SOCKET_BUFFER,
         sqlite_synchronous: chatroom::db::SqliteSync::Full,
+        metrics_bind: None,
+        drain_seconds: 0,
         log_format: LogFormat::Text,
     }
 }
