@@ -465,3 +465,51 @@ async fn the_chat_pages_import_map_is_allowed_by_its_hash_and_maps_every_module(
         }
     }
 }
+
+/// Every form checks its token the same way: a stale one is 403 and a page
+/// that says so, with a way back to the form; nothing is changed.
+#[tokio::test]
+async fn a_stale_form_is_refused_with_a_way_back() {
+    let app = spawn_app().await;
+    let name = unique_name("stale");
+    let (client, _) = app.register(&name).await;
+    let browser = app.browser();
+    let cookie = app.session_cookie(&name).await;
+    for (path, fields) in [
+        (
+            "/profile/password",
+            vec![
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase"),
+            ],
+        ),
+        (
+            "/profile/email",
+            vec![("email", "x@example.net"), ("current_password", PASSWORD)],
+        ),
+        ("/profile/delete", vec![("current_password", PASSWORD)]),
+        ("/forgot-password", vec![("email", "x@example.net")]),
+        (
+            "/login",
+            vec![("username", name.as_str()), ("password", PASSWORD)],
+        ),
+    ] {
+        let mut form = fields.clone();
+        form.push(("csrf_token", "not the token"));
+        let response = browser
+            .post(app.url(path))
+            .header("cookie", &cookie)
+            .header("referer", app.url("/profile"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("This form expired"), "{path}: {html}");
+        assert!(html.contains("href=\"/profile\""), "{path}: a way back");
+    }
+    // Nothing happened: the account and its password are as they were.
+    let me = client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+}

@@ -4,21 +4,23 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::header::{LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use super::service;
-use crate::auth::csrf::{form_token, verify_form_token};
-use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
+use crate::auth::csrf::form_token;
+use crate::auth::session::{self, clear_cookie, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::views::PublicUser;
 use crate::web::assets;
 use crate::web::extract::ClientIp;
+use crate::web::pages::{
+    field_label, form_error_text, form_status, render, see_other, CsrfForm, FormToken, Layout,
+    SignedIn,
+};
 
 /// The page routes of this module.
 pub fn router() -> Router<AppState> {
@@ -28,78 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/register", get(register_page).post(register_submit))
         .route("/logout", post(logout))
         .route("/discover", get(discover))
-}
-
-/// What the base layout shows.
-#[derive(Default)]
-pub struct Layout {
-    pub title: &'static str,
-    pub tab: &'static str,
-    pub user: Option<PublicUser>,
-    pub css_v: String,
-    pub icon_v: String,
-}
-
-impl Layout {
-    pub fn new(title: &'static str, tab: &'static str, user: Option<&CurrentUser>) -> Self {
-        Layout {
-            title,
-            tab,
-            user: user.map(|u| PublicUser::from(&u.user)),
-            css_v: assets::version("css/app.css"),
-            icon_v: assets::version("favicon.svg"),
-        }
-    }
-}
-
-/// A 303 redirect, optionally setting a cookie.
-pub fn see_other(location: &'static str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response
-        .headers_mut()
-        .insert(LOCATION, HeaderValue::from_static(location));
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    response
-}
-
-/// Renders a page with a status, adding the form cookie when one was issued.
-pub fn render(
-    status: StatusCode,
-    page: impl IntoResponse,
-    cookie: Option<HeaderValue>,
-) -> Response {
-    let mut response = (status, page).into_response();
-    response
-        .headers_mut()
-        .insert("cache-control", HeaderValue::from_static("no-store"));
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    response
-}
-
-/// The message shown when a form's token does not match.
-pub const STALE_FORM: &str = "This form expired. Please try again.";
-
-/// A human message for errors that are not about one field.
-pub fn form_error_text(err: &AppError) -> String {
-    match err {
-        AppError::RateLimited { retry_after } => format!(
-            "Too many attempts. Try again in {} seconds.",
-            retry_after.as_secs().max(1)
-        ),
-        AppError::Internal(_) | AppError::Unavailable(_) => {
-            "Something went wrong on our side. Please try again.".into()
-        }
-        other => other.to_string(),
-    }
-}
-
-/// The status a failed form is answered with.
-pub fn form_status(err: &AppError) -> StatusCode {
-    err.status_and_code().0
 }
 
 async fn home(MaybeUser(user): MaybeUser) -> Response {
@@ -161,19 +91,19 @@ struct LoginForm {
     password: String,
 }
 
+impl FormToken for LoginForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn login_submit(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
-    let outcome = if verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
-        service::login(&state, ip, &form.username, &form.password).await
-    } else {
-        Err(AppError::CsrfRejected)
-    };
-    let result = match outcome {
+    let result = match service::login(&state, ip, &form.username, &form.password).await {
         Ok(user) => session::start(&state, &headers, user.id).await,
         Err(err) => Err(err),
     };
@@ -182,7 +112,6 @@ async fn login_submit(
         Err(err) => {
             let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
             let form_error = match &err {
-                AppError::CsrfRejected => STALE_FORM.to_owned(),
                 AppError::InvalidCredentials => "Wrong username or password.".to_owned(),
                 AppError::AccountSuspended => {
                     "This account is suspended. Contact an administrator.".to_owned()
@@ -243,25 +172,26 @@ struct RegisterForm {
     email: String,
 }
 
+impl FormToken for RegisterForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn register_submit(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Form(form): Form<RegisterForm>,
+    CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Response {
-    let outcome = if verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
-        service::register(
-            &state,
-            ip,
-            &form.username,
-            &form.password,
-            Some(&form.email),
-        )
-        .await
-    } else {
-        Err(AppError::CsrfRejected)
-    };
+    let outcome = service::register(
+        &state,
+        ip,
+        &form.username,
+        &form.password,
+        Some(&form.email),
+    )
+    .await;
     let result = match outcome {
         Ok(user) => session::start(&state, &headers, user.id).await,
         Err(err) => Err(err),
@@ -295,22 +225,10 @@ async fn register_submit(
                 AppError::EmailTaken => {
                     page.email_error = "That email address is already in use.".into()
                 }
-                AppError::CsrfRejected => page.form_error = STALE_FORM.into(),
                 other => page.form_error = form_error_text(other),
             }
             render(form_status(&err), page, cookie)
         }
-    }
-}
-
-/// The visible name of a form field, for error sentences.
-pub fn field_label(field: &str) -> &'static str {
-    match field {
-        "username" => "Username",
-        "password" | "new_password" => "Password",
-        "current_password" => "Current password",
-        "email" => "Email",
-        _ => "This field",
     }
 }
 
@@ -320,15 +238,23 @@ struct LogoutForm {
     csrf_token: String,
 }
 
+impl FormToken for LogoutForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Logs out. Signed out already (the session expired meanwhile): simply
+/// back to the login page, whatever the form carried.
 async fn logout(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    axum::Form(form): axum::Form<LogoutForm>,
 ) -> Response {
     if let Some(current) = &user {
-        if !verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
-            return AppError::CsrfRejected.into_response();
+        if !crate::auth::csrf::verify_form_token(user.as_ref(), &headers, form.csrf_token()) {
+            return crate::web::pages::stale_form(user.as_ref(), &headers);
         }
         if let Err(err) = super::sessions::end(&state, current.session.id).await {
             return err.into_response();
@@ -361,11 +287,8 @@ struct DiscoverPage {
 
 /// The chat page's scripts are ES modules: [`crate::web::import_map`] lists
 /// them (`CHAT_MODULES`) and builds the import map once.
-async fn discover(MaybeUser(user): MaybeUser) -> Response {
+async fn discover(SignedIn(current): SignedIn) -> Response {
     use crate::domain::{message_text, room_name};
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
     let modules = crate::web::import_map::chat_modules();
     let page = DiscoverPage {
         layout: Layout::new("Discover", "discover", Some(&current)),

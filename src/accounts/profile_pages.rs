@@ -7,19 +7,22 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use super::api::AVATAR_BODY_LIMIT;
-use super::pages::{field_label, form_error_text, render, see_other, Layout, STALE_FORM};
 use super::profile;
 use crate::auth::csrf::verify_form_token;
-use crate::auth::session::{clear_cookie, MaybeUser};
+use crate::auth::session::clear_cookie;
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339, tokens};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::avatar_url;
+use crate::web::pages::{
+    field_label, form_error_text, render, see_other, CsrfForm, FormToken, Layout, SignedIn,
+    STALE_FORM,
+};
 
 /// The profile routes.
 pub fn router() -> Router<AppState> {
@@ -128,12 +131,9 @@ fn notice_text(code: &str) -> &'static str {
 
 async fn show(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
+    SignedIn(current): SignedIn,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
     match build_page(&state, &current).await {
         Ok(mut page) => {
             page.notice = notice_text(&query.done).to_owned();
@@ -182,15 +182,18 @@ struct TokenOnly {
     csrf_token: String,
 }
 
+impl FormToken for TokenOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn upload_photo(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
+    SignedIn(current): SignedIn,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
     let result = async {
         let multipart = multipart.map_err(|_| {
             AppError::UnsupportedMediaType("send the form as multipart/form-data".into())
@@ -198,6 +201,7 @@ async fn upload_photo(
         let _reading = profile::upload_slot().await?;
         // The token travels in the multipart body; read fields in order.
         let (token, photo) = read_token_and_photo(multipart).await?;
+        // A multipart form carries its token in the body: checked here.
         if !verify_form_token(Some(&current), &headers, &token) {
             return Err(AppError::CsrfRejected);
         }
@@ -258,16 +262,9 @@ async fn read_token_and_photo(mut multipart: Multipart) -> Result<(String, Bytes
 
 async fn remove_photo(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    headers: HeaderMap,
-    Form(form): Form<TokenOnly>,
+    SignedIn(current): SignedIn,
+    CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
-    if !verify_form_token(Some(&current), &headers, &form.csrf_token) {
-        return failed(&state, &current, AppError::CsrfRejected, |_, _| {}).await;
-    }
     match profile::remove_avatar(&state, &current.user).await {
         Ok(_) => see_other("/profile?done=photo_removed", None),
         Err(err) => failed(&state, &current, err, |_, _| {}).await,
@@ -276,16 +273,9 @@ async fn remove_photo(
 
 async fn cancel_email(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    headers: HeaderMap,
-    Form(form): Form<TokenOnly>,
+    SignedIn(current): SignedIn,
+    CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
-    if !verify_form_token(Some(&current), &headers, &form.csrf_token) {
-        return failed(&state, &current, AppError::CsrfRejected, |_, _| {}).await;
-    }
     // Nothing pending (already cancelled, or confirmed meanwhile): the page
     // shows the state as it is now.
     match profile::cancel_email_change(&state, &current.user).await {
@@ -304,20 +294,20 @@ struct PasswordForm {
     new_password: String,
 }
 
+impl FormToken for PasswordForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn change_password(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
-    let result = if verify_form_token(Some(&current), &headers, &form.csrf_token) {
-        profile::change_password(&state, &current, &form.current_password, &form.new_password).await
-    } else {
-        Err(AppError::CsrfRejected)
-    };
+    let result =
+        profile::change_password(&state, &current, &form.current_password, &form.new_password)
+            .await;
     match result {
         Ok(()) => see_other("/profile?done=password", None),
         Err(err) => {
@@ -340,21 +330,20 @@ struct EmailForm {
     current_password: String,
 }
 
+impl FormToken for EmailForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn change_email(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    headers: HeaderMap,
-    Form(form): Form<EmailForm>,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
-    let result = if verify_form_token(Some(&current), &headers, &form.csrf_token) {
+    let result =
         profile::request_email_change(&state, &current.user, &form.email, &form.current_password)
-            .await
-    } else {
-        Err(AppError::CsrfRejected)
-    };
+            .await;
     match result {
         Ok(()) => see_other("/profile?done=email", None),
         Err(err) => {
@@ -378,17 +367,10 @@ async fn change_email(
 
 async fn end_session(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    headers: HeaderMap,
+    SignedIn(current): SignedIn,
     Path(id): Path<String>,
-    Form(form): Form<TokenOnly>,
+    CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
-    if !verify_form_token(Some(&current), &headers, &form.csrf_token) {
-        return failed(&state, &current, AppError::CsrfRejected, |_, _| {}).await;
-    }
     let Ok(id) = id.parse::<i64>() else {
         return failed(&state, &current, AppError::NotFound, |_, _| {}).await;
     };
@@ -409,20 +391,18 @@ struct DeleteForm {
     current_password: String,
 }
 
+impl FormToken for DeleteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn delete_account(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    headers: HeaderMap,
-    Form(form): Form<DeleteForm>,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Response {
-    let Some(current) = user else {
-        return see_other("/login", None);
-    };
-    let result = if verify_form_token(Some(&current), &headers, &form.csrf_token) {
-        profile::delete_account(&state, &current.user, &form.current_password).await
-    } else {
-        Err(AppError::CsrfRejected)
-    };
+    let result = profile::delete_account(&state, &current.user, &form.current_password).await;
     match result {
         Ok(()) => see_other(
             "/login?done=deleted",

@@ -7,16 +7,16 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 
-use super::pages::{form_error_text, render, see_other, Layout, STALE_FORM};
 use super::{profile, recovery};
-use crate::auth::csrf::{form_token, verify_form_token};
+use crate::auth::csrf::form_token;
 use crate::auth::session::MaybeUser;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::extract::ClientIp;
+use crate::web::pages::{form_error_text, render, see_other, CsrfForm, FormToken, Layout};
 
 /// The recovery routes.
 pub fn router() -> Router<AppState> {
@@ -59,18 +59,20 @@ struct ForgotForm {
     email: String,
 }
 
+impl FormToken for ForgotForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn forgot_submit(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Form(form): Form<ForgotForm>,
+    CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Response {
-    let result = if verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
-        recovery::forgot_password(&state, ip, &form.email).await
-    } else {
-        Err(AppError::CsrfRejected)
-    };
+    let result = recovery::forgot_password(&state, ip, &form.email).await;
     let (csrf_token, cookie) = form_token(user.as_ref(), &headers, state.config.cookies_secure());
     let mut page = ForgotPage {
         layout: Layout::new("Forgot password", "login", user.as_ref()),
@@ -91,7 +93,6 @@ async fn forgot_submit(
                         .map(|r| format!("Email {r}."))
                         .unwrap_or_default()
                 }
-                AppError::CsrfRejected => page.form_error = STALE_FORM.into(),
                 other => page.form_error = form_error_text(other),
             }
             err.status_and_code().0
@@ -152,17 +153,19 @@ struct ResetForm {
     new_password: String,
 }
 
+impl FormToken for ResetForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn reset_submit(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     headers: HeaderMap,
-    Form(form): Form<ResetForm>,
+    CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Response {
-    let result = if verify_form_token(user.as_ref(), &headers, &form.csrf_token) {
-        recovery::reset_password(&state, &form.token, &form.new_password).await
-    } else {
-        Err(AppError::CsrfRejected)
-    };
+    let result = recovery::reset_password(&state, &form.token, &form.new_password).await;
     match result {
         Ok(_) => see_other(
             "/login?done=reset",
@@ -191,7 +194,6 @@ async fn reset_submit(
                         .map(|r| format!("Password {r}."))
                         .unwrap_or_default()
                 }
-                AppError::CsrfRejected => page.form_error = STALE_FORM.into(),
                 other => page.form_error = form_error_text(other),
             }
             render(err.status_and_code().0, page, cookie)

@@ -7,6 +7,7 @@ pub mod avatars;
 pub mod extract;
 pub mod health;
 pub mod import_map;
+pub mod pages;
 pub mod security;
 
 use axum::http::{header, StatusCode, Uri};
