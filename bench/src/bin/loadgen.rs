@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+#[path = "loadgen/churn.rs"]
+mod churn;
+
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
@@ -118,6 +121,48 @@ enum Scenario {
     },
     /// 10-second fan-out that fails on any lost message (for CI).
     Smoke,
+    /// C clients, S of them sending R messages/s in total, whose
+    /// connections drop (instances restarted behind a proxy, Redis or
+    /// PostgreSQL outages, or `--drop-every-secs`): each reconnects, catches
+    /// up with `history` after the last id it holds, and must end up with
+    /// every acknowledged message.
+    Churn {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// Pause before reconnecting (then backing off up to 2 s while
+        /// refused).
+        #[arg(long, default_value_t = 200)]
+        reconnect_ms: u64,
+        /// Each client also drops its own connection at a random moment in
+        /// every window of this many seconds (a reconnect storm).
+        #[arg(long)]
+        drop_every_secs: Option<f64>,
+        /// Quiet seconds after sending, before the final catch-up.
+        #[arg(long, default_value_t = 3)]
+        quiet_secs: u64,
+        /// Written (unix ms) when every client is connected and sending
+        /// starts: the driving script waits for it.
+        #[arg(long)]
+        ready_file: Option<std::path::PathBuf>,
+        /// `<unix ms> <name>` lines from the driving script, read at the
+        /// end; `<x>:begin` / `<x>:end` pairs are reported as outage
+        /// windows (refused sends, time to recover).
+        #[arg(long)]
+        events: Option<std::path::PathBuf>,
+        /// Per-client and per-send data as JSON, for digging.
+        #[arg(long)]
+        details: Option<std::path::PathBuf>,
+        /// Exit 1 when an acknowledged message is lost (or missing from
+        /// history), nothing was acknowledged, or a final catch-up failed.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn epoch() -> Instant {
@@ -179,12 +224,66 @@ impl Heard {
     }
 }
 
-/// One Socket.IO connection.
-struct Client {
+/// Sends events with acks on one connection (cloneable, for another task).
+#[derive(Clone)]
+struct Emitter {
     out: mpsc::UnboundedSender<Message>,
     acks: Acks,
-    next_ack: u64,
-    reader: tokio::task::JoinHandle<Heard>,
+    next_ack: Arc<AtomicU64>,
+}
+
+/// A receiver whose sender is gone: for a send that could not be written.
+fn closed_receiver() -> oneshot::Receiver<Value> {
+    oneshot::channel().1
+}
+
+impl Emitter {
+    fn emit(&self, event: &str, data: &Value) -> Option<oneshot::Receiver<Value>> {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks.lock().ok()?.insert(id, tx);
+        let frame = format!("42{id}{}", json!([event, data]));
+        self.out.send(Message::text(frame)).ok()?;
+        Some(rx)
+    }
+}
+
+/// What a connection's reader does with what arrives.
+trait Listener: Send + 'static {
+    /// A `message` event frame (text as received).
+    fn message(&mut self, frame: &str);
+    /// The server, the proxy or the network ended the connection.
+    fn closed(&mut self);
+}
+
+/// The fan-out listeners' [`Listener`]: times deliveries when `record`.
+#[derive(Default)]
+struct Recorder {
+    heard: Heard,
+    record: bool,
+}
+
+impl Listener for Recorder {
+    fn message(&mut self, frame: &str) {
+        if self.record {
+            self.heard.record(frame);
+        }
+    }
+
+    fn closed(&mut self) {
+        self.heard.closed_by_server = true;
+    }
+}
+
+/// One Socket.IO connection; its reader hands deliveries to `L`.
+struct Client<L = Recorder> {
+    out: mpsc::UnboundedSender<Message>,
+    acks: Acks,
+    next_ack: Arc<AtomicU64>,
+    reader: tokio::task::JoinHandle<L>,
+    /// The `X-Upstream` response header (set by the churn bench's nginx):
+    /// which instance the proxy chose.
+    upstream: Option<String>,
 }
 
 /// Opens `/socket.io/` over WebSocket and joins the default namespace.
@@ -195,6 +294,20 @@ async fn connect(
     record: bool,
     stop: watch::Receiver<bool>,
 ) -> Result<Client> {
+    let recorder = Recorder {
+        heard: Heard::default(),
+        record,
+    };
+    connect_with(base, cookie, recorder, stop).await
+}
+
+/// [`connect`] with any [`Listener`].
+async fn connect_with<L: Listener>(
+    base: &str,
+    cookie: Option<&str>,
+    mut listener: L,
+    stop: watch::Receiver<bool>,
+) -> Result<Client<L>> {
     let url = format!(
         "{}/socket.io/?EIO=4&transport=websocket",
         base.replacen("http://", "ws://", 1)
@@ -205,9 +318,14 @@ async fn connect(
             .headers_mut()
             .insert("cookie", HeaderValue::from_str(cookie)?);
     }
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+    let (mut ws, response) = tokio_tungstenite::connect_async(request)
         .await
         .context("websocket")?;
+    let upstream = response
+        .headers()
+        .get("x-upstream")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     join_namespace(&mut ws).await?;
     let (mut sink, mut stream) = ws.split();
     let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
@@ -224,7 +342,6 @@ async fn connect(
     let pong = out.clone();
     let mut stop = stop;
     let reader = tokio::spawn(async move {
-        let mut heard = Heard::default();
         loop {
             let frame = tokio::select! {
                 frame = stream.next() => frame,
@@ -233,7 +350,7 @@ async fn connect(
             let Some(Ok(Message::Text(text))) = frame else {
                 match frame {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                        heard.closed_by_server = true;
+                        listener.closed();
                         break;
                     }
                     Some(Ok(_)) => continue,
@@ -252,20 +369,25 @@ async fn connect(
                         let _ = tx.send(first);
                     }
                 }
-            } else if record && text.starts_with("42[\"message\"") {
-                heard.record(text);
+            } else if text.starts_with("42[\"message\"") {
+                listener.message(text);
             } else if text.starts_with("41") || text.starts_with('1') {
-                heard.closed_by_server = true;
+                listener.closed();
                 break;
             }
         }
-        heard
+        // No ack can come any more: whoever waits for one learns it now.
+        if let Ok(mut acks) = reader_acks.lock() {
+            acks.clear();
+        }
+        listener
     });
     Ok(Client {
         out,
         acks,
-        next_ack: 1,
+        next_ack: Arc::new(AtomicU64::new(1)),
         reader,
+        upstream,
     })
 }
 
@@ -320,19 +442,31 @@ where
     }
 }
 
-impl Client {
+impl<L> Client<L> {
+    /// Sends an event asking for an ack; the receiver gets the ack's first
+    /// argument, or an error once the connection is gone.
+    fn emit(&self, event: &str, data: &Value) -> Option<oneshot::Receiver<Value>> {
+        self.sender().emit(event, data)
+    }
+
     /// Sends an event and waits for its ack.
     async fn call(&mut self, event: &str, data: Value) -> Option<Value> {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        let (tx, rx) = oneshot::channel();
-        self.acks.lock().ok()?.insert(id, tx);
-        let frame = format!("42{id}{}", json!([event, data]));
-        self.out.send(Message::text(frame)).ok()?;
-        tokio::time::timeout(Duration::from_secs(30), rx)
-            .await
-            .ok()?
-            .ok()
+        self.call_within(event, data, Duration::from_secs(30)).await
+    }
+
+    /// Sends an event and waits at most `limit` for its ack.
+    async fn call_within(&self, event: &str, data: Value, limit: Duration) -> Option<Value> {
+        let rx = self.emit(event, &data)?;
+        tokio::time::timeout(limit, rx).await.ok()?.ok()
+    }
+
+    /// What it takes to send on this connection from another task.
+    fn sender(&self) -> Emitter {
+        Emitter {
+            out: self.out.clone(),
+            acks: self.acks.clone(),
+            next_ack: self.next_ack.clone(),
+        }
     }
 
     fn close(&self) {
@@ -449,7 +583,7 @@ async fn fanout(
     let interval = Duration::from_secs_f64(1.0 / per_sender);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
-    for (s, mut client) in sending.into_iter().enumerate() {
+    for (s, client) in sending.into_iter().enumerate() {
         let pad = pad.clone();
         let acked = acked.clone();
         let refused = refused.clone();
@@ -463,11 +597,7 @@ async fn fanout(
                     _ = tick.tick() => {
                         seq += 1;
                         let text = format!("b|{s}.{seq}|{}|{pad}", now_us());
-                        let id = client.next_ack;
-                        client.next_ack += 1;
-                        let (tx, rx) = oneshot::channel();
-                        if let Ok(mut acks) = client.acks.lock() { acks.insert(id, tx); }
-                        let _ = client.out.send(Message::text(format!("42{id}{}", json!(["message", {"text": text}]))));
+                        let rx = client.emit("message", &json!({"text": text})).unwrap_or_else(closed_receiver);
                         inflight.push(async move { tokio::time::timeout(Duration::from_secs(30), rx).await });
                     }
                     Some(result) = inflight.next(), if !inflight.is_empty() => {
@@ -493,7 +623,7 @@ async fn fanout(
     let (mut out_of_order, mut gaps, mut closed, mut missed_connected) = (0, 0, 0, 0);
     for client in listening {
         client.close();
-        let heard = client.reader.await.unwrap_or_default();
+        let heard = client.reader.await.unwrap_or_default().heard;
         out_of_order += heard.out_of_order;
         gaps += heard.gaps;
         if heard.closed_by_server {
@@ -881,6 +1011,44 @@ async fn run(args: Args) -> Result<Value> {
                 println!("{result}");
                 return Err(anyhow!(
                     "slow: a message was lost, or the stalled client kept its connection or did not catch up"
+                ));
+            }
+            Ok(result)
+        }
+        Scenario::Churn {
+            clients,
+            senders,
+            rate,
+            secs,
+            reconnect_ms,
+            drop_every_secs,
+            quiet_secs,
+            ready_file,
+            events,
+            details,
+            check,
+        } => {
+            let options = churn::Options {
+                clients,
+                senders,
+                rate,
+                secs,
+                reconnect_ms,
+                drop_every_secs,
+                quiet_secs,
+                ready_file,
+                events,
+                details,
+            };
+            let result = churn::churn(&ctx, options).await?;
+            let clean = result["lost"] == 0
+                && result["acked_missing_from_history"] == 0
+                && result["acked"] != 0
+                && result["final_catch_up"]["failed"] == 0;
+            if check && !clean {
+                println!("{result}");
+                return Err(anyhow!(
+                    "churn: acknowledged messages were lost, or a client could not catch up"
                 ));
             }
             Ok(result)
