@@ -107,8 +107,12 @@ pub struct MessageView {
     pub room: String,
     /// Null for a deleted account.
     pub author: Option<Author>,
-    /// Empty once deleted.
+    /// As typed (Markdown); empty once deleted.
     pub text: String,
+    /// The text rendered from Markdown and sanitized (docs/threads.md): only
+    /// `p br strong em del code pre blockquote ul ol li a`, links with
+    /// http/https/mailto targets only. Empty once deleted.
+    pub html: String,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -116,11 +120,29 @@ pub struct MessageView {
     pub deleted: bool,
     /// Empty once deleted.
     pub reactions: Vec<ReactionView>,
+    /// The id of the thread's root, or null for a top-level message.
+    pub reply_to: Option<i64>,
+    /// False for a reply that stays in its thread (not in room history).
+    pub in_room: bool,
+    /// On a root with replies: its thread's summary; null otherwise.
+    pub thread: Option<ThreadSummary>,
     /// The id its sender chose, on the ack and broadcast of a new message
     /// only (never stored).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub client_id: Option<String>,
+}
+
+/// What a root shows of its thread.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+pub struct ThreadSummary {
+    /// Replies not deleted.
+    pub reply_count: i64,
+    /// When the newest of them was sent.
+    #[schema(format = DateTime)]
+    pub last_reply_at: String,
+    /// Who wrote them (accounts that still exist), newest first, at most 10.
+    pub participants: Vec<Author>,
 }
 
 /// Everyone who reacted to a message with one emoji.
@@ -183,10 +205,14 @@ impl From<StoredMessage> for MessageView {
             room: m.room,
             author,
             text: if deleted { String::new() } else { m.text },
+            html: if deleted { String::new() } else { m.html },
             created_at: rfc3339(m.created_at),
             edited_at: m.edited_at.map(rfc3339),
             deleted,
             reactions: Vec::new(),
+            reply_to: m.reply_to,
+            in_room: m.in_room != 0,
+            thread: None,
             client_id: None,
         }
     }
@@ -250,4 +276,28 @@ pub struct RoomsEnvelope {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageEnvelope {
     pub message: MessageView,
+}
+
+/// `{"root": …, "messages": […]}`: a thread and a page of its replies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadEnvelope {
+    pub root: MessageView,
+    /// Replies, oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// A thread someone follows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FollowedThread {
+    pub root: MessageView,
+    /// Replies by others, not deleted, after your thread marker.
+    pub unread: i64,
+    #[schema(format = DateTime)]
+    pub last_reply_at: String,
+}
+
+/// `{"threads": […]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadsEnvelope {
+    pub threads: Vec<FollowedThread>,
 }

@@ -774,3 +774,35 @@ async fn messages_sent_while_redis_is_away_reach_the_other_instance_afterwards()
         "A's own clients: each message once, in order"
     );
 }
+
+#[tokio::test]
+async fn a_thread_reply_on_one_instance_reaches_a_reader_on_the_other() {
+    let Some(c) = cluster().await else { return };
+    let (_, _, alice_cookie) = c.a.user_with_cookie("ta").await;
+    let (_, _, bob_cookie) = c.b.user_with_cookie("tb").await;
+    let mut alice = connect(&c.a, &alice_cookie).await;
+    let mut bob = connect(&c.b, &bob_cookie).await;
+    let root = alice.call("message", json!({"text": "root on A"})).await;
+    let root_id = root["message"]["id"].as_i64().expect("root id");
+    assert_eq!(bob.next("message").await["id"], root_id);
+
+    let ack = bob
+        .call("message", json!({"text": "reply on B", "reply_to": root_id}))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let reply = &ack["message"];
+    assert_eq!(reply["in_room"], false);
+    // The reply and the root's new summary reach the reader on A.
+    let got = alice.next("message").await;
+    assert_eq!(got["id"], root_id, "own echo first");
+    let got = alice.next("message").await;
+    assert_eq!(&got, reply);
+    let updated = alice.next("message_updated").await;
+    assert_eq!(updated["id"], root_id);
+    assert_eq!(updated["thread"]["reply_count"], 1);
+    // Both instances serve the same thread.
+    let from_a = alice.call("thread", json!({"id": root_id})).await;
+    let from_b = bob.call("thread", json!({"id": root_id})).await;
+    assert_eq!(from_a["messages"], from_b["messages"]);
+    assert_eq!(from_a["messages"][0]["id"], reply["id"]);
+}

@@ -77,6 +77,18 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Kind::Int),
             ("edited_at", Kind::OptInt),
             ("deleted_at", Kind::OptInt),
+            ("reply_to", Kind::OptInt),
+            ("in_room", Kind::Int),
+            ("html", Kind::Text),
+        ],
+    ),
+    (
+        "thread_follows",
+        &[
+            ("user_id", Kind::Int),
+            ("root_id", Kind::Int),
+            ("following", Kind::Int),
+            ("last_read_id", Kind::Int),
         ],
     ),
     (

@@ -27,6 +27,8 @@ pub fn register<A: Adapter>(s: &SocketRef<A>) {
     s.on("react", on_react::<A>);
     s.on("unreact", on_unreact::<A>);
     s.on("read", on_read::<A>);
+    s.on("thread", on_thread::<A>);
+    s.on("thread_read", on_thread_read::<A>);
     s.on_fallback(on_unknown::<A>);
 }
 
@@ -67,8 +69,13 @@ async fn on_message<A: Adapter>(
         user.allow_event()?;
         let post: payloads::Post = parse(data.ok())?;
         let room = payloads::room(post.room.as_ref())?;
-        let client_id = messages::parse_client_id(post.client_id.as_deref())?;
-        messages::post(&state, &user.author, &room, &post.text, client_id).await
+        let outgoing = messages::Outgoing {
+            text: &post.text,
+            client_id: messages::parse_client_id(post.client_id.as_deref())?,
+            reply_to: post.reply_to.map(payloads::message_id).transpose()?,
+            also_in_room: post.also_in_room.unwrap_or(false),
+        };
+        messages::post(&state, &user.author, &room, outgoing).await
     }
     .await;
     reply(ack, with_message(result));
@@ -223,6 +230,46 @@ async fn on_read<A: Adapter>(
         let id = payloads::message_id(read.id)?;
         let now = rooms::mark_read(&state, user.id, &room, id).await?;
         Ok(json!({ "room": room, "last_read_id": now }))
+    }
+    .await;
+    reply(ack, result);
+}
+
+async fn on_thread<A: Adapter>(
+    TryData(data): Data,
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    let result = async {
+        user.allow_event()?;
+        let asked: payloads::Thread = parse(data.ok())?;
+        let id = payloads::message_id(asked.id)?;
+        let page = parse_page(
+            Param::from_json(asked.before.as_ref()),
+            Param::from_json(asked.after.as_ref()),
+            Param::from_json(asked.limit.as_ref()),
+        )?;
+        let (root, messages) = messages::threads::thread(&state, user.id, id, page).await?;
+        Ok(json!({ "root": root, "messages": messages }))
+    }
+    .await;
+    reply(ack, result);
+}
+
+async fn on_thread_read<A: Adapter>(
+    TryData(data): Data,
+    ack: AckSender<A>,
+    HttpExtension(state): HttpExtension<AppState>,
+    Extension(user): Extension<ChatUser>,
+) {
+    let result = async {
+        user.allow_event()?;
+        let read: payloads::ThreadRead = parse(data.ok())?;
+        let id = payloads::message_id(read.id)?;
+        let (root_id, now) =
+            messages::threads::mark_read(&state, user.id, id, read.last_read_id).await?;
+        Ok(json!({ "root_id": root_id, "last_read_id": now }))
     }
     .await;
     reply(ack, result);

@@ -41,7 +41,7 @@ pub fn message_id(id: i64) -> Result<i64, AppError> {
     Ok(id)
 }
 
-/// `message`: `{"text", "room"?, "client_id"?}`.
+/// `message`: `{"text", "room"?, "client_id"?, "reply_to"?, "also_in_room"?}`.
 #[derive(Deserialize)]
 pub struct Post {
     pub text: String,
@@ -49,6 +49,31 @@ pub struct Post {
     pub room: Option<Value>,
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Any message of the thread this one answers.
+    #[serde(default)]
+    pub reply_to: Option<i64>,
+    /// A reply also shown in the room.
+    #[serde(default)]
+    pub also_in_room: Option<bool>,
+}
+
+/// `thread`: `{"id", "before"?, "after"?, "limit"?}`.
+#[derive(Deserialize)]
+pub struct Thread {
+    pub id: i64,
+    #[serde(default)]
+    pub before: Option<Value>,
+    #[serde(default)]
+    pub after: Option<Value>,
+    #[serde(default)]
+    pub limit: Option<Value>,
+}
+
+/// `thread_read`: `{"id", "last_read_id"}`.
+#[derive(Deserialize)]
+pub struct ThreadRead {
+    pub id: i64,
+    pub last_read_id: i64,
 }
 
 /// `history`: `{"room"?, "before"?, "after"?, "limit"?}` (ids as numbers or

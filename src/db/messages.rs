@@ -16,6 +16,12 @@ pub struct StoredMessage {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The thread's root, for a reply.
+    pub reply_to: Option<i64>,
+    /// 0 for a reply that stays in its thread.
+    pub in_room: i64,
+    /// Rendered and sanitized; '' for rows older than formatting.
+    pub html: String,
 }
 
 /// A message waiting to be written.
@@ -24,9 +30,22 @@ pub struct NewMessage {
     pub room: String,
     pub author_id: i64,
     pub text: String,
+    /// `text` rendered and sanitized.
+    pub html: String,
     pub created_at: i64,
     /// Users mentioned who can read the room.
     pub mentions: Vec<i64>,
+    /// For a reply: its thread, and whether it is also shown in the room.
+    pub thread: Option<ReplyTo>,
+}
+
+/// Where a reply goes.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyTo {
+    pub root_id: i64,
+    /// The root's author, who follows the thread from its first reply.
+    pub root_author: Option<i64>,
+    pub in_room: bool,
 }
 
 /// Which page of history to read.
@@ -40,8 +59,8 @@ pub struct Page {
 /// How every message read selects (the schema guard test checks that it
 /// reads every column).
 pub const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author_username, \
-     u.avatar_hash AS author_avatar_hash, m.text, m.created_at, m.edited_at, m.deleted_at \
-     FROM messages m LEFT JOIN users u ON u.id = m.author_id";
+     u.avatar_hash AS author_avatar_hash, m.text, m.created_at, m.edited_at, m.deleted_at, \
+     m.reply_to, m.in_room, m.html FROM messages m LEFT JOIN users u ON u.id = m.author_id";
 
 /// Writes the messages in one transaction (group commit) and returns their
 /// ids in the same order; ids increase in that order.
@@ -60,12 +79,16 @@ pub async fn insert_batch_on(
     let mut ids = Vec::with_capacity(batch.len());
     for message in batch {
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO messages (room, author_id, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO messages (room, author_id, text, html, created_at, reply_to, in_room) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&message.room)
         .bind(message.author_id)
         .bind(&message.text)
+        .bind(&message.html)
         .bind(message.created_at)
+        .bind(message.thread.map(|t| t.root_id))
+        .bind(message.thread.map_or(1_i64, |t| i64::from(t.in_room)))
         .fetch_one(&mut *tx)
         .await?;
         for user_id in &message.mentions {
@@ -76,50 +99,67 @@ pub async fn insert_batch_on(
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(thread) = message.thread {
+            super::threads::record_reply(&mut tx, message, thread, id).await?;
+        } else if !message.mentions.is_empty() {
+            super::threads::follow_mentioned(&mut tx, &message.mentions, id).await?;
+        }
         ids.push(id);
     }
     tx.commit().await?;
     Ok(ids)
 }
 
-/// A page of a room's history, oldest first.
-pub async fn page(db: &Db, room: &str, page: Page) -> sqlx::Result<Vec<StoredMessage>> {
+/// Which messages a page is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// A conversation's history: the messages shown in the room.
+    Room(&'a str),
+    /// A thread's replies (all of them, also those shown in the room).
+    Thread(i64),
+}
+
+impl Scope<'_> {
+    /// The condition, binding `$1`.
+    fn filter(self) -> &'static str {
+        match self {
+            Scope::Room(_) => "m.room = $1 AND m.in_room = 1",
+            Scope::Thread(_) => "m.reply_to = $1",
+        }
+    }
+}
+
+/// A page of history, oldest first: without `before`/`after` the newest
+/// `limit`; `before`: the newest `limit` older than it; `after`: the oldest
+/// `limit` newer than it (and older than `before`, if given).
+pub async fn page(db: &Db, scope: Scope<'_>, page: Page) -> sqlx::Result<Vec<StoredMessage>> {
     let limit = page.limit.clamp(1, 100);
-    let mut rows: Vec<StoredMessage> = match (page.before, page.after) {
-        (None, None) => {
-            let sql = format!("{SELECT} WHERE m.room = $1 ORDER BY m.id DESC LIMIT $2");
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(room)
-                .bind(limit)
-                .fetch_all(&db.pool)
-                .await?
-        }
-        (Some(before), None) => {
-            let sql =
-                format!("{SELECT} WHERE m.room = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3");
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(room)
-                .bind(before)
-                .bind(limit)
-                .fetch_all(&db.pool)
-                .await?
-        }
-        (before, Some(after)) => {
-            let sql = format!(
-                "{SELECT} WHERE m.room = $1 AND m.id > $2 AND m.id < $3 ORDER BY m.id ASC LIMIT $4"
-            );
-            let mut rows: Vec<StoredMessage> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(room)
-                .bind(after)
-                .bind(before.unwrap_or(i64::MAX))
-                .bind(limit)
-                .fetch_all(&db.pool)
-                .await?;
-            rows.reverse();
-            rows
-        }
+    let filter = scope.filter();
+    let (sql, ascending) = match page.after {
+        None => (
+            format!("{SELECT} WHERE {filter} AND m.id < $2 ORDER BY m.id DESC LIMIT $3"),
+            false,
+        ),
+        Some(_) => (
+            format!(
+                "{SELECT} WHERE {filter} AND m.id < $2 AND m.id > $4 ORDER BY m.id ASC LIMIT $3"
+            ),
+            true,
+        ),
     };
-    rows.reverse();
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    let query = match scope {
+        Scope::Room(room) => query.bind(room),
+        Scope::Thread(root) => query.bind(root),
+    };
+    let mut query = query.bind(page.before.unwrap_or(i64::MAX)).bind(limit);
+    if let Some(after) = page.after {
+        query = query.bind(after);
+    }
+    let mut rows: Vec<StoredMessage> = query.fetch_all(&db.pool).await?;
+    if !ascending {
+        rows.reverse();
+    }
     Ok(rows)
 }
 
@@ -132,14 +172,16 @@ pub async fn find(db: &Db, id: i64) -> sqlx::Result<Option<StoredMessage>> {
         .await
 }
 
-/// Replaces the text of a message that is not deleted; false when it is.
-pub async fn edit(db: &Db, id: i64, text: &str, at: i64) -> sqlx::Result<bool> {
+/// Replaces the text (and its rendering) of a message that is not
+/// deleted; false when it is.
+pub async fn edit(db: &Db, id: i64, text: &str, html: &str, at: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+        "UPDATE messages SET text = $1, html = $4, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL",
     )
     .bind(text)
     .bind(at)
     .bind(id)
+    .bind(html)
     .execute(&db.pool)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -150,7 +192,7 @@ pub async fn edit(db: &Db, id: i64, text: &str, at: i64) -> sqlx::Result<bool> {
 pub async fn delete(db: &Db, id: i64, at: i64) -> sqlx::Result<()> {
     let mut tx = db.pool.begin().await?;
     sqlx::query(
-        "UPDATE messages SET text = '', deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+        "UPDATE messages SET text = '', html = '', deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
     )
     .bind(at)
     .bind(id)

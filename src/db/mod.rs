@@ -8,6 +8,7 @@ pub mod reactions;
 pub mod rooms;
 pub mod search;
 pub mod sessions;
+pub mod threads;
 pub mod tokens;
 pub mod users;
 

@@ -273,7 +273,8 @@ pub async fn unread(
 ) -> sqlx::Result<(i64, i64)> {
     let (unread,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM (SELECT 1 AS one FROM messages WHERE room = $1 AND id > $2 \
-         AND deleted_at IS NULL AND (author_id IS NULL OR author_id <> $3) LIMIT $4) AS recent",
+         AND in_room = 1 AND deleted_at IS NULL AND (author_id IS NULL OR author_id <> $3) \
+         LIMIT $4) AS recent",
     )
     .bind(room)
     .bind(after)
@@ -282,7 +283,8 @@ pub async fn unread(
     .fetch_one(&db.pool)
     .await?;
     let (mentions,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM mentions WHERE user_id = $1 AND room = $2 AND message_id > $3",
+        "SELECT COUNT(*) FROM mentions n JOIN messages m ON m.id = n.message_id \
+         WHERE n.user_id = $1 AND n.room = $2 AND n.message_id > $3 AND m.in_room = 1",
     )
     .bind(user_id)
     .bind(room)

@@ -17,7 +17,7 @@ use crate::auth::CurrentUser;
 use crate::domain::RoomId;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::views::{Author, MessageEnvelope, MessagesEnvelope};
+use crate::views::{Author, MessageEnvelope, MessagesEnvelope, ThreadEnvelope, ThreadsEnvelope};
 use crate::web::api_doc::{
     BodyErrors, CrossSite, ErrorBody, NotFound, RateLimited, Unauthenticated,
 };
@@ -30,7 +30,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(edit_message, delete_message))
         .routes(routes!(add_reaction, remove_reaction))
         .routes(routes!(search_messages))
+        .routes(routes!(thread))
+        .routes(routes!(follow_thread, unfollow_thread))
+        .routes(routes!(mark_thread_read))
+        .routes(routes!(my_threads))
 }
+
+/// A message id in a path, described once for the document.
+const MESSAGE_ID: &str =
+    "A message id; one that does not exist or is in a conversation you cannot read is 404";
 
 #[utoipa::path(
     get,
@@ -76,6 +84,13 @@ struct PostBody {
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     client_id: Option<String>,
+    /// Any message of this conversation: the new one joins its thread (404 if it is not one you can read here).
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    reply_to: Option<i64>,
+    /// A reply also shown in the room (default false; ignored without `reply_to`).
+    #[serde(default)]
+    also_in_room: Option<bool>,
 }
 
 #[utoipa::path(
@@ -102,9 +117,14 @@ async fn post_message(
     RoomPath(room): RoomPath,
     ApiJson(body): ApiJson<PostBody>,
 ) -> AppResult<(StatusCode, Json<MessageEnvelope>)> {
-    let client_id = super::parse_client_id(body.client_id.as_deref())?;
+    let outgoing = super::Outgoing {
+        text: &body.text,
+        client_id: super::parse_client_id(body.client_id.as_deref())?,
+        reply_to: body.reply_to.map(reply_id).transpose()?,
+        also_in_room: body.also_in_room.unwrap_or(false),
+    };
     let author = Author::from(&user.user);
-    let message = super::post(&state, &author, &room, &body.text, client_id).await?;
+    let message = super::post(&state, &author, &room, outgoing).await?;
     Ok((StatusCode::CREATED, Json(MessageEnvelope { message })))
 }
 
@@ -260,4 +280,145 @@ async fn search_messages(
     };
     let messages = super::search::search(&state, user.user.id, text, room.as_ref(), limit).await?;
     Ok(Json(MessagesEnvelope { messages }))
+}
+
+/// `reply_to` in a body: a message id.
+fn reply_id(id: i64) -> Result<i64, AppError> {
+    if id < 0 {
+        return Err(AppError::field("reply_to", "must be a message id"));
+    }
+    Ok(id)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{id}/thread",
+    tag = "threads",
+    summary = "A thread: its root and a page of its replies, oldest first (`{id}` may be the root or any reply)",
+    security(("sessionCookie" = [])),
+    params(
+        ("id" = i64, Path, description = MESSAGE_ID),
+        ("before" = Option<i64>, Query, minimum = 0, description = "The newest `limit` replies older than this id"),
+        ("after" = Option<i64>, Query, minimum = 0, description = "The oldest `limit` replies newer than this id"),
+        ("limit" = Option<i64>, Query, minimum = 1, description = "1–100 (larger is capped), default 50"),
+    ),
+    responses(
+        Unauthenticated,
+        NotFound,
+        (status = 200, description = "The root and replies", body = ThreadEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    )
+)]
+async fn thread(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+    query: ApiQuery,
+) -> AppResult<Json<ThreadEnvelope>> {
+    let param = |name: &str| match query.get(name) {
+        Some(value) => Param::Text(value),
+        None => Param::Absent,
+    };
+    let page = parse_page(param("before"), param("after"), param("limit"))?;
+    let (root, messages) =
+        super::threads::thread(&state, user.user.id, message_id(&id)?, page).await?;
+    Ok(Json(ThreadEnvelope { root, messages }))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/messages/{id}/thread/follow",
+    tag = "threads",
+    summary = "Follow the thread of a message (idempotent)",
+    security(("sessionCookie" = [])),
+    params(("id" = i64, Path, description = MESSAGE_ID)),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        NotFound,
+        (status = 204, description = "Following"),
+    )
+)]
+async fn follow_thread(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<StatusCode> {
+    super::threads::follow(&state, user.user.id, message_id(&id)?, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{id}/thread/follow",
+    tag = "threads",
+    summary = "Stop following the thread of a message (idempotent; replying or being mentioned there follows it again)",
+    security(("sessionCookie" = [])),
+    params(("id" = i64, Path, description = MESSAGE_ID)),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        NotFound,
+        (status = 204, description = "Not following"),
+    )
+)]
+async fn unfollow_thread(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<StatusCode> {
+    super::threads::follow(&state, user.user.id, message_id(&id)?, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ThreadReadBody {
+    /// The id of the last reply read; the marker never moves back, nor past the newest reply.
+    #[schema(minimum = 0)]
+    last_read_id: i64,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/messages/{id}/thread/read",
+    tag = "threads",
+    summary = "Move your marker of a thread forward (never back; your other sockets get `thread_read`)",
+    security(("sessionCookie" = [])),
+    params(("id" = i64, Path, description = MESSAGE_ID)),
+    request_body = ThreadReadBody,
+    responses(
+        Unauthenticated,
+        BodyErrors,
+        NotFound,
+        (status = 204, description = "Marked"),
+        (status = 403, description = "A request from another site (`csrf_rejected`)", body = ErrorBody),
+    )
+)]
+async fn mark_thread_read(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ThreadReadBody>,
+) -> AppResult<StatusCode> {
+    super::threads::mark_read(&state, user.user.id, message_id(&id)?, body.last_read_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/threads",
+    tag = "threads",
+    summary = "The threads you follow that have replies, in conversations you can still read, newest reply first (at most 100)",
+    security(("sessionCookie" = [])),
+    responses(
+        Unauthenticated,
+        (status = 200, description = "Each root with your unread count and its newest reply's time", body = ThreadsEnvelope),
+    )
+)]
+async fn my_threads(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<ThreadsEnvelope>> {
+    let threads = super::threads::followed(&state, user.user.id).await?;
+    Ok(Json(ThreadsEnvelope { threads }))
 }

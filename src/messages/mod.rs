@@ -6,10 +6,12 @@
 
 pub mod api;
 mod budget;
+pub mod format;
 pub mod handle;
 pub mod history;
 mod mentions;
 pub mod search;
+pub mod threads;
 mod writer;
 
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::db::messages::{NewMessage, Page, StoredMessage};
+use crate::db::messages::{NewMessage, Page, Scope, StoredMessage};
 use crate::db::{self, now_ms, reactions};
 use crate::domain::{MessageText, Reaction, RoomId};
 use crate::error::AppError;
@@ -51,16 +53,27 @@ pub fn parse_client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
     }
 }
 
+/// A message being sent, as the sender's client gave it.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing<'a> {
+    pub text: &'a str,
+    /// Echoed in the ack and the broadcast (already checked).
+    pub client_id: Option<String>,
+    /// Any message of the thread this one answers.
+    pub reply_to: Option<i64>,
+    /// A reply also shown in the room.
+    pub also_in_room: bool,
+}
+
 /// Stores a new message and broadcasts it to its conversation, everywhere;
 /// answers it once it is committed. `author` is how the sender is shown.
 pub async fn post(
     state: &AppState,
     author: &Author,
     room: &RoomId,
-    text: &str,
-    client_id: Option<String>,
+    outgoing: Outgoing<'_>,
 ) -> Result<MessageView, AppError> {
-    let posted = store_and_broadcast(state, author, room, text, client_id).await;
+    let posted = store_and_broadcast(state, author, room, outgoing).await;
     if let Err(err) = &posted {
         crate::monitoring::message_refused(err.status_and_code().1);
     }
@@ -71,13 +84,20 @@ async fn store_and_broadcast(
     state: &AppState,
     author: &Author,
     room: &RoomId,
-    text: &str,
-    client_id: Option<String>,
+    outgoing: Outgoing<'_>,
 ) -> Result<MessageView, AppError> {
-    let text = MessageText::parse(text).map_err(|reason| AppError::field("text", reason))?;
+    let text =
+        MessageText::parse(outgoing.text).map_err(|reason| AppError::field("text", reason))?;
     access::may_write(&state.db, author.id, room).await?;
+    let thread = match outgoing.reply_to {
+        Some(id) => {
+            Some(threads::reply_target(state, author.id, room, id, outgoing.also_in_room).await?)
+        }
+        None => None,
+    };
     state.messages.budget.take(author.id)?;
     let mentioned = mentions::resolve(state, author.id, room, text.as_str()).await?;
+    let html = format::render(text.as_str());
     // The presence table holds the freshest name and picture.
     let author = state
         .live
@@ -89,11 +109,13 @@ async fn store_and_broadcast(
             room: room.to_string(),
             author_id: author.id,
             text: text.into_string(),
+            html,
             created_at: now_ms(),
             mentions: mentioned.clone(),
+            thread,
         },
         author,
-        client_id,
+        client_id: outgoing.client_id,
         reply,
     };
     let stopped = || AppError::Unavailable("the message writer stopped".into());
@@ -104,6 +126,12 @@ async fn store_and_broadcast(
         .await
         .map_err(|_| stopped())?;
     let message = outcome.await.map_err(|_| stopped())??;
+    if let Some(thread) = thread {
+        // The root's new summary; the reply itself is stored and sent.
+        if let Err(err) = changed(state, thread.root_id).await {
+            tracing::warn!(error = %err, root = thread.root_id, "thread summary not broadcast");
+        }
+    }
     for user_id in mentioned {
         state
             .live
@@ -121,11 +149,14 @@ pub async fn history(
     page: Page,
 ) -> Result<Vec<MessageView>, AppError> {
     access::may_read(&state.db, me, room).await?;
-    let rows = db::messages::page(&state.db, &room.to_string(), page).await?;
+    let room = room.to_string();
+    let rows = db::messages::page(&state.db, Scope::Room(&room), page).await?;
     views(state, rows).await
 }
 
-/// Stored messages as clients see them, with their reactions.
+/// Stored messages as clients see them: with their reactions, their
+/// rendering (made now for rows older than formatting) and, for roots,
+/// their thread's summary.
 pub async fn views(
     state: &AppState,
     rows: Vec<StoredMessage>,
@@ -135,10 +166,23 @@ pub async fn views(
         .filter(|m| m.deleted_at.is_none())
         .map(|m| m.id)
         .collect();
+    let roots: Vec<i64> = rows
+        .iter()
+        .filter(|m| m.reply_to.is_none())
+        .map(|m| m.id)
+        .collect();
     let reactions = reactions::of_messages(&state.db, &ids).await?;
+    let replies = db::threads::replies_by_author(&state.db, &roots).await?;
     Ok(rows
         .into_iter()
-        .map(|row| MessageView::from(row).with_reactions(&reactions))
+        .map(|mut row| {
+            if row.html.is_empty() && row.deleted_at.is_none() {
+                row.html = format::render(&row.text);
+            }
+            let mut view = MessageView::from(row).with_reactions(&reactions);
+            view.thread = threads::summary(view.id, &replies);
+            view
+        })
         .collect())
 }
 
@@ -167,8 +211,9 @@ pub async fn edit(state: &AppState, me: i64, id: i64, text: &str) -> Result<Mess
         return Err(AppError::Forbidden("you can only edit your own messages"));
     }
     state.messages.budget.take(me)?;
+    let html = format::render(text.as_str());
     if message.deleted_at.is_some()
-        || !db::messages::edit(&state.db, id, text.as_str(), now_ms()).await?
+        || !db::messages::edit(&state.db, id, text.as_str(), &html, now_ms()).await?
     {
         return Err(AppError::MessageDeleted);
     }
@@ -199,6 +244,10 @@ pub async fn delete(state: &AppState, me: i64, id: i64) -> Result<Option<Message
         state.messages.budget.take(me)?;
         db::messages::delete(&state.db, id, now_ms()).await?;
         let placeholder = changed(state, id).await?;
+        if let Some(root_id) = message.reply_to {
+            // One reply fewer in the root's summary.
+            changed(state, root_id).await?;
+        }
         if moderating {
             tracing::info!(
                 moderator = me,

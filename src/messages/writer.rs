@@ -62,10 +62,14 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
                     room: job.message.room,
                     author: Some((*job.author).clone()),
                     text: job.message.text,
+                    html: job.message.html,
                     created_at: rfc3339(job.message.created_at),
                     edited_at: None,
                     deleted: false,
                     reactions: Vec::new(),
+                    reply_to: job.message.thread.map(|t| t.root_id),
+                    in_room: job.message.thread.is_none_or(|t| t.in_room),
+                    thread: None,
                     client_id: job.client_id,
                 };
                 relay.publish(&view, created_ms).await;

@@ -124,6 +124,7 @@ impl Modify for SessionCookie {
         (name = "users", description = "Other people"),
         (name = "rooms", description = "Conversations"),
         (name = "messages", description = "Messages, reactions and search"),
+        (name = "threads", description = "Replies and threads"),
         (name = "admin", description = "Moderation"),
         (name = "meta", description = "This document and health")
     )
