@@ -285,8 +285,8 @@ struct DiscoverPage {
     max_topic_chars: usize,
 }
 
-/// The chat page's scripts are ES modules: [`crate::web::import_map`] lists
-/// them (`CHAT_MODULES`) and builds the import map once.
+/// The chat page's scripts are ES modules: [`crate::web::import_map`] finds
+/// them (every embedded `static/js/chat/*.js`) and builds the import map once.
 async fn discover(SignedIn(current): SignedIn) -> Response {
     use crate::domain::{message_text, room_name};
     let modules = crate::web::import_map::chat_modules();

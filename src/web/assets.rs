@@ -10,6 +10,20 @@ use rust_embed::RustEmbed;
 #[folder = "static/"]
 struct Static;
 
+/// The embedded files under `dir/` (e.g. `js/chat/`) whose names end in
+/// `suffix`, sorted.
+pub fn files_in(dir: &str, suffix: &str) -> Vec<String> {
+    let mut files: Vec<String> = Static::iter()
+        .filter(|path| {
+            path.strip_prefix(dir)
+                .is_some_and(|name| !name.contains('/') && name.ends_with(suffix))
+        })
+        .map(|path| path.into_owned())
+        .collect();
+    files.sort();
+    files
+}
+
 /// The content hash of a static file, for cache-busting URLs in templates.
 pub fn version(path: &str) -> String {
     Static::get(path)
