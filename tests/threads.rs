@@ -527,3 +527,41 @@ async fn messages_carry_sanitized_html_and_search_matches_the_words() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["messages"][0]["id"], sent["id"]);
 }
+
+#[tokio::test]
+async fn a_summary_names_the_ten_newest_participants_and_root_mentions_follow() {
+    let app = spawn_app().await;
+    let alice = user(&app, "alice").await;
+    let mut repliers = Vec::new();
+    for n in 0..12 {
+        repliers.push(user(&app, &format!("p{n}")).await);
+    }
+    let watcher = user(&app, "watcher").await;
+    let mentioned = &watcher;
+    let mut a = connect(&app, &alice).await;
+    let root = send(&mut a, "global", &format!("who is in? @{}", mentioned.name)).await;
+    let root_id = id_of(&root);
+    for (n, who) in repliers.iter().enumerate() {
+        replied(&app, who, "global", root_id, &format!("me, {n}")).await;
+    }
+    // The first replier again: now the newest participant.
+    let last = replied(&app, &repliers[0], "global", root_id, "me again").await;
+    let (_, body) = thread(&app, &alice, root_id, "?limit=2").await;
+    let summary = &body["root"]["thread"];
+    assert_eq!(summary["reply_count"], 13);
+    assert_eq!(summary["last_reply_at"], last["created_at"]);
+    let names: Vec<String> = summary["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["username"].as_str().unwrap().to_owned())
+        .collect();
+    let mut expected = vec![repliers[0].name.clone()];
+    expected.extend((2..12).rev().map(|n| repliers[n].name.clone()).take(9));
+    assert_eq!(names, expected);
+    assert_eq!(ids(&body["messages"]).len(), 2, "limit");
+    // Mentioned in the root: following once it has replies.
+    let threads = my_threads(&app, mentioned).await;
+    assert_eq!(threads.len(), 1);
+    assert_eq!(threads[0]["root"]["id"], root_id);
+}
