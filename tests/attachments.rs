@@ -950,3 +950,48 @@ async fn twenty_concurrent_25_mib_uploads_keep_memory_bounded() {
     eprintln!("peak memory grew by {grown_mib} MiB for 20 × 25 MiB uploads");
     assert!(grown_mib < 100, "peak memory grew by {grown_mib} MiB");
 }
+
+/// Two instances on one PostgreSQL: a file uploaded and sent through one
+/// is served by the other (the bytes live in the database).
+#[tokio::test]
+async fn every_instance_serves_every_attachment() {
+    if !common::on_postgres() {
+        return; // one SQLite file is one server's
+    }
+    let first = spawn_with(|_| {}).await;
+    let shared = first.state.config.database_url.clone();
+    let second = spawn_with(|c| c.database_url = shared).await;
+    let alice = user(&first, "alice").await;
+    let bob = user(&first, "bob").await;
+    let bytes: Vec<u8> = (0..600_000_u32).map(|i| (i % 241) as u8).collect();
+    let file = uploaded(
+        &first,
+        &alice,
+        "global",
+        "a.bin",
+        "application/zip",
+        bytes.clone(),
+    )
+    .await;
+    let photo = encode(&picture(600, 100), ImageFormat::Png);
+    let photo = uploaded(&first, &alice, "global", "p.png", "image/png", photo).await;
+    let (status, _) = send_rest(
+        &first,
+        &alice,
+        "global",
+        json!({ "attachments": [id_of(&file), id_of(&photo)] }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, body) = fetch(&second, &bob.http, file["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, bytes);
+    let thumbnail = format!("{}/thumbnail", photo["url"].as_str().unwrap());
+    let (status, headers, _) = fetch(&second, &bob.http, &thumbnail).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), "image/png");
+    assert_not_found(
+        &fetch(&second, &reqwest::Client::new(), &thumbnail).await,
+        "signed out, other instance",
+    );
+}
