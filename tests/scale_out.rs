@@ -787,7 +787,10 @@ async fn a_thread_reply_on_one_instance_reaches_a_reader_on_the_other() {
     assert_eq!(bob.next("message").await["id"], root_id);
 
     let ack = bob
-        .call("message", json!({"text": "reply on B", "reply_to": root_id}))
+        .call(
+            "message",
+            json!({"text": "reply on B", "reply_to": root_id}),
+        )
         .await;
     assert_eq!(ack["ok"], true, "{ack}");
     let reply = &ack["message"];
