@@ -199,6 +199,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=300))]
     pub drain_seconds: u64,
 
+    /// Bytes per attached file (docs/attachments.md).
+    #[arg(long, env = "CHATROOM_MAX_UPLOAD", default_value_t = 26_214_400,
+          value_parser = clap::value_parser!(u64).range(1..=(1_u64 << 40)))]
+    pub max_upload: u64,
+
+    /// Bytes of stored attachments per account.
+    #[arg(long, env = "CHATROOM_UPLOAD_QUOTA", default_value_t = 1_073_741_824,
+          value_parser = clap::value_parser!(u64).range(0..=(1_u64 << 50)))]
+    pub upload_quota: u64,
+
+    /// Seconds an uploaded attachment that was never sent is kept.
+    #[arg(long, env = "CHATROOM_UNSENT_UPLOAD_SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=(1_u64 << 32)))]
+    pub unsent_upload_seconds: u64,
+
     /// `text` or `json`.
     #[arg(long, env = "CHATROOM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -427,6 +442,12 @@ impl Config {
                 opt(self.metrics_bind.map(|a| a.to_string())),
             ),
             ("CHATROOM_DRAIN_SECONDS", self.drain_seconds.to_string()),
+            ("CHATROOM_MAX_UPLOAD", self.max_upload.to_string()),
+            ("CHATROOM_UPLOAD_QUOTA", self.upload_quota.to_string()),
+            (
+                "CHATROOM_UNSENT_UPLOAD_SECONDS",
+                self.unsent_upload_seconds.to_string(),
+            ),
             (
                 "CHATROOM_SQLITE_SYNCHRONOUS",
                 format!("{:?}", self.sqlite_synchronous).to_lowercase(),

@@ -40,6 +40,8 @@ pub enum AppError {
     EmailTaken,
     #[error("the request body is too large")]
     TooLarge,
+    #[error("this upload would exceed your storage quota")]
+    QuotaExceeded,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("some fields are not valid")]
@@ -78,6 +80,7 @@ impl AppError {
             AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
             AppError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            AppError::QuotaExceeded => (StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded"),
             AppError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod chat;
 pub mod cluster;
@@ -127,12 +128,14 @@ impl Application {
             None => None,
         };
         chat::spawn_session_sweep(state.clone());
+        attachments::spawn_sweep(state.clone());
         spawn_housekeeping(state.clone());
         auth::password::warm_up();
 
         let (api, openapi) = OpenApiRouter::with_openapi(web::api_doc::ApiDoc::openapi())
             .merge(accounts::api::router())
             .merge(messages::api::router())
+            .merge(attachments::api::router(state.config.max_upload))
             .merge(rooms::api::router())
             .merge(accounts::moderation::router())
             .routes(routes!(web::health::healthz))
@@ -147,6 +150,11 @@ impl Application {
             .route("/static/{*path}", get(web::assets::serve))
             .route("/avatars/default/{file}", get(web::avatars::default))
             .route("/avatars/{user_id}/{file}", get(web::avatars::photo))
+            .route("/attachments/{token}", get(attachments::api::download))
+            .route(
+                "/attachments/{token}/thumbnail",
+                get(attachments::api::thumbnail),
+            )
             .fallback(web::not_found)
             .layer(middleware::from_fn(monitoring::track_requests))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::db::attachments::StoredAttachment;
 use crate::db::messages::StoredMessage;
 use crate::db::reactions::ReactionRow;
 use crate::db::rfc3339;
@@ -126,6 +127,9 @@ pub struct MessageView {
     pub in_room: bool,
     /// On a root with replies: its thread's summary; null otherwise.
     pub thread: Option<ThreadSummary>,
+    /// Pictures and files sent with it, in upload order (docs/attachments.md);
+    /// empty when none and once deleted.
+    pub attachments: Vec<AttachmentView>,
     /// The id its sender chose, on the ack and broadcast of a new message
     /// only (never stored).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +193,21 @@ impl MessageView {
     }
 }
 
+impl MessageView {
+    /// Attaches its files (rows of any messages; only this one's are kept).
+    pub fn with_attachments(mut self, rows: &[StoredAttachment]) -> Self {
+        if self.deleted {
+            return self;
+        }
+        self.attachments = rows
+            .iter()
+            .filter(|a| a.message_id == Some(self.id))
+            .map(AttachmentView::from)
+            .collect();
+        self
+    }
+}
+
 impl From<StoredMessage> for MessageView {
     fn from(m: StoredMessage) -> Self {
         let author = match (m.author_id, m.author_username) {
@@ -213,9 +232,59 @@ impl From<StoredMessage> for MessageView {
             reply_to: m.reply_to,
             in_room: m.in_room != 0,
             thread: None,
+            attachments: Vec::new(),
             client_id: None,
         }
     }
+}
+
+/// A picture or file sent with a message (docs/attachments.md).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Attachment)]
+pub struct AttachmentView {
+    pub id: i64,
+    /// The file name, sanitized: no path separators or control characters.
+    pub name: String,
+    /// `image/png` or `image/jpeg` for pictures (re-encoded); the declared type of other files, or `application/octet-stream`.
+    pub content_type: String,
+    /// Bytes of the stored file.
+    pub size: i64,
+    /// Pictures only: width in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub width: Option<i64>,
+    /// Pictures only: height in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub height: Option<i64>,
+    /// `/attachments/{token}`: the bytes, for whoever may read the conversation.
+    pub url: String,
+    /// Pictures only: `/attachments/{token}/thumbnail`, fitted within 480×480.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub thumbnail_url: Option<String>,
+}
+
+impl From<&StoredAttachment> for AttachmentView {
+    fn from(a: &StoredAttachment) -> Self {
+        let url = format!("/attachments/{}", a.token);
+        AttachmentView {
+            id: a.id,
+            name: a.name.clone(),
+            content_type: a.content_type.clone(),
+            size: a.size,
+            width: a.width,
+            height: a.height,
+            thumbnail_url: (a.has_thumbnail != 0).then(|| format!("{url}/thumbnail")),
+            url,
+        }
+    }
+}
+
+/// `{"attachment": …}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentEnvelope {
+    pub attachment: AttachmentView,
 }
 
 /// `{"messages": […]}`.

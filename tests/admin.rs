@@ -27,6 +27,11 @@ async fn login(base: &str, name: &str, password: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// 600 KiB that are not a picture: three chunks.
+fn file_bytes() -> Vec<u8> {
+    (0..600 * 1024_u32).map(|i| (i % 253) as u8).collect()
+}
+
 #[tokio::test]
 async fn sqlite_database_moves_to_postgres_with_ids_kept() {
     if std::net::TcpStream::connect("127.0.0.1:5432").is_err() {
@@ -59,6 +64,35 @@ async fn sqlite_database_moves_to_postgres_with_ids_kept() {
                     .unwrap_or_else(|| panic!("{ack}")),
             );
         }
+        // A file of three chunks, sent with the last message.
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(file_bytes())
+                .file_name("moved.bin")
+                .mime_str("application/zip")
+                .unwrap(),
+        );
+        let uploaded: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/rooms/global/attachments", server.base))
+            .header("cookie", &cookie)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ack = socket
+            .call(
+                "message",
+                json!({"text": "old file", "attachments": [uploaded["attachment"]["id"]]}),
+            )
+            .await;
+        ids.push(
+            ack["message"]["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{ack}")),
+        );
     }
     let (schema, pg) = common::fresh_postgres_schema().await;
     let output = run(
@@ -72,7 +106,12 @@ async fn sqlite_database_moves_to_postgres_with_ids_kept() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report = String::from_utf8_lossy(&output.stdout);
-    assert!(report.contains("messages: 5 rows copied"), "{report}");
+    assert!(report.contains("messages: 6 rows copied"), "{report}");
+    assert!(report.contains("attachments: 1 rows copied"), "{report}");
+    assert!(
+        report.contains("attachment_chunks: 3 rows copied"),
+        "{report}"
+    );
 
     let again = run(
         dir.path(),
@@ -96,6 +135,23 @@ async fn sqlite_database_moves_to_postgres_with_ids_kept() {
         .map(|m| m["id"].as_i64().unwrap())
         .collect();
     assert_eq!(moved, ids);
+    let url = history["messages"][5]["attachments"][0]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{history}"))
+        .to_owned();
+    let moved_file = reqwest::Client::new()
+        .get(format!("{}{url}", server.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        moved_file.as_ref() == file_bytes().as_slice(),
+        "the file moved intact"
+    );
     let ack = socket.call("message", json!({"text": "new"})).await;
     assert!(
         ack["message"]["id"].as_i64().unwrap() > *ids.last().unwrap(),

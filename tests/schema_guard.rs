@@ -136,6 +136,12 @@ async fn reads_select_every_column_that_holds_data() {
     );
     check("messages", selected(chatroom::db::messages::SELECT), &[]);
     check(
+        "attachments",
+        selected(chatroom::db::attachments::SELECT),
+        // The thumbnail's bytes are read alone, when it is served.
+        &["thumbnail"],
+    );
+    check(
         "sessions",
         selected(chatroom::db::sessions::COLUMNS),
         // Only ever compared, never read back.

@@ -1,6 +1,7 @@
 //! `chatroom migrate-to-postgres`: copies a SQLite database into an empty
 //! PostgreSQL one, keeping every id, then moves the sequences past them.
 
+use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
@@ -13,6 +14,7 @@ enum Kind {
     Text,
     OptText,
     Bytes,
+    OptBytes,
 }
 
 /// Tables in foreign-key order, with their columns.
@@ -80,6 +82,34 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("reply_to", Kind::OptInt),
             ("in_room", Kind::Int),
             ("html", Kind::Text),
+        ],
+    ),
+    (
+        "attachments",
+        &[
+            ("id", Kind::Int),
+            ("token", Kind::Text),
+            ("uploader_id", Kind::Int),
+            ("room", Kind::Text),
+            ("message_id", Kind::OptInt),
+            ("name", Kind::Text),
+            ("content_type", Kind::Text),
+            ("size", Kind::Int),
+            ("width", Kind::OptInt),
+            ("height", Kind::OptInt),
+            ("thumbnail", Kind::OptBytes),
+            ("complete", Kind::Int),
+            ("claim", Kind::OptText),
+            ("claimed_at", Kind::OptInt),
+            ("created_at", Kind::Int),
+        ],
+    ),
+    (
+        "attachment_chunks",
+        &[
+            ("attachment_id", Kind::Int),
+            ("seq", Kind::Int),
+            ("data", Kind::Bytes),
         ],
     ),
     (
@@ -193,17 +223,19 @@ pub async fn run(from: &str, to: &str) -> Result<Vec<(&'static str, usize)>, Mig
     let mut counts = Vec::new();
     for (table, columns) in TABLES {
         let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-        let select = format!("SELECT {} FROM {table} ORDER BY 1", names.join(", "));
-        let rows: Vec<AnyRow> = sqlx::query(sqlx::AssertSqlSafe(select))
-            .fetch_all(&source.pool)
-            .await?;
+        // In key order (attachment chunks by attachment, then in sequence),
+        // streamed: attachments' bytes never sit in memory all at once.
+        let select = format!("SELECT {} FROM {table} ORDER BY 1, 2", names.join(", "));
         let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
         let insert = format!(
             "INSERT INTO {table} ({}) VALUES ({})",
             names.join(", "),
             placeholders.join(", ")
         );
-        for row in &rows {
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch(&source.pool);
+        let mut copied = 0;
+        while let Some(row) = rows.try_next().await? {
+            let row: AnyRow = row;
             let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
             for (i, (_, kind)) in columns.iter().enumerate() {
                 query = match kind {
@@ -212,10 +244,13 @@ pub async fn run(from: &str, to: &str) -> Result<Vec<(&'static str, usize)>, Mig
                     Kind::Text => query.bind(row.try_get::<String, _>(i)?),
                     Kind::OptText => query.bind(row.try_get::<Option<String>, _>(i)?),
                     Kind::Bytes => query.bind(row.try_get::<Vec<u8>, _>(i)?),
+                    Kind::OptBytes => query.bind(row.try_get::<Option<Vec<u8>>, _>(i)?),
                 };
             }
             query.execute(&mut *tx).await?;
+            copied += 1;
         }
+        drop(rows);
         if matches!(columns.first(), Some(("id", Kind::Int))) {
             let reset = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
@@ -226,7 +261,7 @@ pub async fn run(from: &str, to: &str) -> Result<Vec<(&'static str, usize)>, Mig
                 .execute(&mut *tx)
                 .await?;
         }
-        counts.push((*table, rows.len()));
+        counts.push((*table, copied));
     }
     tx.commit().await?;
     close(source.pool).await;

@@ -241,6 +241,9 @@ impl SharedLimiter {
 /// Public rooms one account may create per hour.
 pub const ROOMS_PER_HOUR: u32 = 30;
 
+/// Attachments one account may upload per ten minutes.
+pub const UPLOADS_PER_TEN_MINUTES: u32 = 60;
+
 /// Verification mails one account may cause per hour.
 pub const VERIFY_MAILS_PER_ACCOUNT: u32 = 5;
 /// Verification mails one address may receive per hour, from all accounts.
@@ -263,6 +266,8 @@ pub struct RateLimits {
     pub room_create_account: SharedLimiter,
     /// Verification mails per account.
     pub verify_mail_account: SharedLimiter,
+    /// Attachment uploads per account.
+    pub upload_account: SharedLimiter,
     /// Verification mails per recipient address (its comparison key).
     pub verify_mail_address: SharedLimiter,
 }
@@ -287,6 +292,12 @@ impl RateLimits {
                 "verify_account",
                 VERIFY_MAILS_PER_ACCOUNT,
                 hour,
+                cluster,
+            ),
+            upload_account: SharedLimiter::new(
+                "upload_account",
+                UPLOADS_PER_TEN_MINUTES,
+                Duration::from_secs(600),
                 cluster,
             ),
             verify_mail_address: SharedLimiter::new(

@@ -74,6 +74,7 @@ async fn on_message<A: Adapter>(
             client_id: messages::parse_client_id(post.client_id.as_deref())?,
             reply_to: post.reply_to.map(payloads::message_id).transpose()?,
             also_in_room: post.also_in_room.unwrap_or(false),
+            attachments: post.attachments.unwrap_or_default(),
         };
         messages::post(&state, &user.author, &room, outgoing).await
     }

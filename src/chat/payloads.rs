@@ -41,9 +41,11 @@ pub fn message_id(id: i64) -> Result<i64, AppError> {
     Ok(id)
 }
 
-/// `message`: `{"text", "room"?, "client_id"?, "reply_to"?, "also_in_room"?}`.
+/// `message`: `{"text", "room"?, "client_id"?, "reply_to"?, "also_in_room"?,
+/// "attachments"?}` (`text` may be absent when attachments are given).
 #[derive(Deserialize)]
 pub struct Post {
+    #[serde(default)]
     pub text: String,
     #[serde(default)]
     pub room: Option<Value>,
@@ -55,6 +57,9 @@ pub struct Post {
     /// A reply also shown in the room.
     #[serde(default)]
     pub also_in_room: Option<bool>,
+    /// Ids of the sender's uploads to send with it.
+    #[serde(default)]
+    pub attachments: Option<Vec<i64>>,
 }
 
 /// `thread`: `{"id", "before"?, "after"?, "limit"?}`.

@@ -37,6 +37,8 @@ pub struct NewMessage {
     pub mentions: Vec<i64>,
     /// For a reply: its thread, and whether it is also shown in the room.
     pub thread: Option<ReplyTo>,
+    /// The claim on the uploads it sends (docs/attachments.md).
+    pub claim: Option<String>,
 }
 
 /// Where a reply goes.
@@ -98,6 +100,9 @@ pub async fn insert_batch_on(
                 .bind(&message.room)
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some(claim) = &message.claim {
+            super::attachments::attach_on(&mut tx, claim, id).await?;
         }
         if let Some(thread) = message.thread {
             super::threads::record_reply(&mut tx, message, thread, id).await?;
@@ -187,8 +192,8 @@ pub async fn edit(db: &Db, id: i64, text: &str, html: &str, at: i64) -> sqlx::Re
     Ok(done.rows_affected() > 0)
 }
 
-/// Blanks a message and drops its reactions and mentions; it stays in
-/// history as a placeholder.
+/// Blanks a message and drops its reactions, mentions and attachments
+/// (bytes included); it stays in history as a placeholder.
 pub async fn delete(db: &Db, id: i64, at: i64) -> sqlx::Result<()> {
     let mut tx = db.pool.begin().await?;
     sqlx::query(
@@ -204,6 +209,7 @@ pub async fn delete(db: &Db, id: i64, at: i64) -> sqlx::Result<()> {
     ] {
         sqlx::query(sql).bind(id).execute(&mut *tx).await?;
     }
+    super::attachments::delete_of_message_on(&mut tx, id).await?;
     tx.commit().await
 }
 

@@ -1,6 +1,7 @@
 //! Storage: one connection pool over SQLite or PostgreSQL, portable SQL, and
 //! one module per table family. Handlers never write SQL themselves.
 
+pub mod attachments;
 pub mod avatars;
 pub mod mail;
 pub mod messages;

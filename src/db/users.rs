@@ -228,7 +228,7 @@ pub async fn set_suspended(db: &Db, user_id: i64, suspended: bool) -> sqlx::Resu
     Ok(done.rows_affected() > 0)
 }
 
-/// Removes the account; sessions, tokens and avatar go with it (foreign keys),
+/// Removes the account; sessions, tokens, avatar and uploads go with it,
 /// messages stay with no author.
 pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
     let mut tx = db.pool.begin().await?;
@@ -243,9 +243,14 @@ pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
         "DELETE FROM room_members WHERE user_id = $1",
         "UPDATE rooms SET created_by = NULL WHERE created_by = $1",
         "UPDATE messages SET author_id = NULL WHERE author_id = $1",
-        "DELETE FROM users WHERE id = $1",
     ] {
         sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
     }
+    // Everything it uploaded, sent or not, bytes included.
+    super::attachments::delete_of_uploader_on(&mut tx, user_id).await?;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }

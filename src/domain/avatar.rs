@@ -97,7 +97,7 @@ pub fn process_avatar(input: &[u8]) -> Result<ProcessedAvatar, AvatarError> {
 }
 
 /// The format named by the file's magic number, if it is one we accept.
-fn accepted_format(input: &[u8]) -> Result<ImageFormat, AvatarError> {
+pub(crate) fn accepted_format(input: &[u8]) -> Result<ImageFormat, AvatarError> {
     match image::guess_format(input) {
         Ok(
             format @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif),
@@ -136,7 +136,10 @@ fn render(input: &[u8], format: ImageFormat) -> Result<Vec<u8>, AvatarError> {
 }
 
 /// Reads the header, enforces the limits, then decodes the (first) frame.
-fn decode(input: &[u8], format: ImageFormat) -> Result<(DynamicImage, Orientation), AvatarError> {
+pub(crate) fn decode(
+    input: &[u8],
+    format: ImageFormat,
+) -> Result<(DynamicImage, Orientation), AvatarError> {
     let mut reader = ImageReader::with_format(Cursor::new(input), format);
     reader.limits(decode_limits());
     // Only the header has been parsed at this point; no pixel buffer exists.

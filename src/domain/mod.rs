@@ -1,5 +1,6 @@
 //! Values that can only exist when valid: parse, don't validate.
 
+pub mod attachment;
 pub mod avatar;
 pub mod email;
 pub mod message_text;

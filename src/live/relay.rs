@@ -18,7 +18,7 @@ use super::delivery::Lagging;
 use super::redis_driver::ResilientDriver;
 use super::Bus;
 use crate::cluster::Cluster;
-use crate::db::{messages, now_ms, Db};
+use crate::db::{attachments, messages, now_ms, Db};
 use crate::domain::room_id::GLOBAL;
 use crate::views::MessageView;
 
@@ -233,12 +233,20 @@ impl Relay {
             let newer = delivered.split_off(&before);
             std::mem::replace(&mut *delivered, newer)
         };
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let files = match attachments::of_messages(&channel.db, &ids).await {
+            Ok(files) => files,
+            Err(err) => {
+                tracing::warn!(error = %err, "attachments of a relay gap not read");
+                Vec::new()
+            }
+        };
         let mut filled = 0;
         for row in rows {
             if shown_here.contains(&row.id) {
                 continue;
             }
-            let view = MessageView::from(row);
+            let view = MessageView::from(row).with_attachments(&files);
             if let Ok(payload) = serde_json::value::to_raw_value(&view) {
                 self.deliver_here(&view.room, NEW_MESSAGE, &payload).await;
                 filled += 1;

@@ -77,8 +77,9 @@ async fn room_messages(
 
 #[derive(Deserialize, ToSchema)]
 struct PostBody {
-    /// Trimmed, then 1–2000 characters without control characters other than newline and tab.
-    #[schema(min_length = 1, max_length = 2000)]
+    /// Trimmed, then 1–2000 characters without control characters other than newline and tab; may be empty or absent when `attachments` are given.
+    #[serde(default)]
+    #[schema(max_length = 2000)]
     text: String,
     /// 1–64 of `A–Z a–z 0–9 _ -`, echoed in the answer and the broadcast (never stored).
     #[serde(default)]
@@ -91,6 +92,10 @@ struct PostBody {
     /// A reply also shown in the room (default false; ignored without `reply_to`).
     #[serde(default)]
     also_in_room: Option<bool>,
+    /// Up to 10 ids of your uploads to this conversation not sent yet (`POST /api/v1/rooms/{room}/attachments`); anything else is 422 with `fields.attachments`.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    attachments: Option<Vec<i64>>,
 }
 
 #[utoipa::path(
@@ -122,6 +127,7 @@ async fn post_message(
         client_id: super::parse_client_id(body.client_id.as_deref())?,
         reply_to: body.reply_to.map(reply_id).transpose()?,
         also_in_room: body.also_in_room.unwrap_or(false),
+        attachments: body.attachments.unwrap_or_default(),
     };
     let author = Author::from(&user.user);
     let message = super::post(&state, &author, &room, outgoing).await?;

@@ -5,6 +5,7 @@
 //! every broadcast write takes from.
 
 pub mod api;
+pub mod attach;
 mod budget;
 pub mod format;
 pub mod handle;
@@ -63,6 +64,8 @@ pub struct Outgoing<'a> {
     pub reply_to: Option<i64>,
     /// A reply also shown in the room.
     pub also_in_room: bool,
+    /// Ids of the sender's uploads to send with it (docs/attachments.md).
+    pub attachments: Vec<i64>,
 }
 
 /// Stores a new message and broadcasts it to its conversation, everywhere;
@@ -86,8 +89,15 @@ async fn store_and_broadcast(
     room: &RoomId,
     outgoing: Outgoing<'_>,
 ) -> Result<MessageView, AppError> {
-    let text =
-        MessageText::parse(outgoing.text).map_err(|reason| AppError::field("text", reason))?;
+    attach::check(&outgoing.attachments)?;
+    // With files, the text may be left empty; text that is given is checked.
+    let text = if outgoing.text.trim().is_empty() && !outgoing.attachments.is_empty() {
+        String::new()
+    } else {
+        MessageText::parse(outgoing.text)
+            .map_err(|reason| AppError::field("text", reason))?
+            .into_string()
+    };
     access::may_write(&state.db, author.id, room).await?;
     let thread = match outgoing.reply_to {
         Some(id) => {
@@ -96,36 +106,46 @@ async fn store_and_broadcast(
         None => None,
     };
     state.messages.budget.take(author.id)?;
-    let mentioned = mentions::resolve(state, author.id, room, text.as_str()).await?;
-    let html = format::render(text.as_str());
+    let mentioned = mentions::resolve(state, author.id, room, &text).await?;
+    let html = format::render(&text);
     // The presence table holds the freshest name and picture.
     let author = state
         .live
         .author(author.id)
         .unwrap_or_else(|| Arc::new(author.clone()));
+    let room_id = room.to_string();
+    let claim = attach::claim(state, author.id, &room_id, &outgoing.attachments).await?;
     let (reply, outcome) = oneshot::channel();
     let job = WriteJob {
         message: NewMessage {
-            room: room.to_string(),
+            room: room_id,
             author_id: author.id,
-            text: text.into_string(),
+            text,
             html,
             created_at: now_ms(),
             mentions: mentioned.clone(),
             thread,
+            claim: claim.as_ref().map(|c| c.token.clone()),
         },
         author,
         client_id: outgoing.client_id,
+        attachments: claim.as_ref().map(|c| c.views.clone()).unwrap_or_default(),
         reply,
     };
     let stopped = || AppError::Unavailable("the message writer stopped".into());
-    state
-        .messages
-        .writer
-        .send(job)
-        .await
-        .map_err(|_| stopped())?;
-    let message = outcome.await.map_err(|_| stopped())??;
+    let stored = match state.messages.writer.send(job).await {
+        Ok(()) => outcome.await.unwrap_or_else(|_| Err(stopped())),
+        Err(_) => Err(stopped()),
+    };
+    let message = match stored {
+        Ok(message) => message,
+        Err(err) => {
+            if let Some(claim) = &claim {
+                attach::release(state, claim).await;
+            }
+            return Err(err);
+        }
+    };
     if let Some(thread) = thread {
         // The root's new summary; the reply itself is stored and sent.
         if let Err(err) = changed(state, thread.root_id).await {
@@ -172,6 +192,7 @@ pub async fn views(
         .map(|m| m.id)
         .collect();
     let reactions = reactions::of_messages(&state.db, &ids).await?;
+    let files = db::attachments::of_messages(&state.db, &ids).await?;
     let replies = db::threads::replies_by_author(&state.db, &roots).await?;
     Ok(rows
         .into_iter()
@@ -179,7 +200,9 @@ pub async fn views(
             if row.html.is_empty() && row.deleted_at.is_none() {
                 row.html = format::render(&row.text);
             }
-            let mut view = MessageView::from(row).with_reactions(&reactions);
+            let mut view = MessageView::from(row)
+                .with_reactions(&reactions)
+                .with_attachments(&files);
             view.thread = threads::summary(view.id, &replies);
             view
         })

@@ -9,7 +9,7 @@ use crate::db::messages::{self, NewMessage};
 use crate::db::{rfc3339, Backend, Db};
 use crate::error::AppError;
 use crate::live::Relay;
-use crate::views::{Author, MessageView};
+use crate::views::{AttachmentView, Author, MessageView};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -20,6 +20,8 @@ pub struct WriteJob {
     pub author: Arc<Author>,
     /// Echoed in the ack and the broadcast (never stored).
     pub client_id: Option<String>,
+    /// The uploads it sends (claimed; attached in its transaction).
+    pub attachments: Vec<AttachmentView>,
     pub reply: oneshot::Sender<Result<MessageView, AppError>>,
 }
 
@@ -70,6 +72,7 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
                     reply_to: job.message.thread.map(|t| t.root_id),
                     in_room: job.message.thread.is_none_or(|t| t.in_room),
                     thread: None,
+                    attachments: job.attachments,
                     client_id: job.client_id,
                 };
                 relay.publish(&view, created_ms).await;

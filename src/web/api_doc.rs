@@ -125,6 +125,7 @@ impl Modify for SessionCookie {
         (name = "rooms", description = "Conversations"),
         (name = "messages", description = "Messages, reactions and search"),
         (name = "threads", description = "Replies and threads"),
+        (name = "attachments", description = "Pictures and files in messages"),
         (name = "admin", description = "Moderation"),
         (name = "meta", description = "This document and health")
     )

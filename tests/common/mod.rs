@@ -123,6 +123,9 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         sqlite_synchronous: chatroom::db::SqliteSync::Full,
         metrics_bind: None,
         drain_seconds: 0,
+        max_upload: 26_214_400,
+        upload_quota: 1_073_741_824,
+        unsent_upload_seconds: 3600,
         log_format: LogFormat::Text,
     }
 }
