@@ -320,9 +320,11 @@ export function showView(name) {
   page.view = name;
   el.chat.hidden = name !== "chat";
   el.directory.hidden = name !== "directory";
+  el.threadsView.hidden = name !== "threads";
   if (name !== "search") closeSearchPanel();
   el.openDirectory.setAttribute("aria-pressed", String(name === "directory"));
   el.openSearch.setAttribute("aria-pressed", String(name === "search"));
+  el.openThreads.setAttribute("aria-pressed", String(name === "threads"));
   if (name === "chat") scheduleRead();
 }
 

@@ -31,6 +31,7 @@ import {
 } from "./conversations.js";
 import { settlePendingFor } from "./sending.js";
 import { notifyMention } from "./notifications.js";
+import { threadMessage, threadMessageUpdated } from "./threads.js";
 
 // ---------------------------------------------------------- scrolling
 
@@ -237,6 +238,10 @@ export async function catchUp() {
 
 socket.on("message", (m) => {
   if (!isMessage(m)) return;
+  // A reply goes to its thread (if open there); to the conversation only
+  // when it was also sent to it (docs/threads.md).
+  threadMessage(m);
+  if (m.in_room === false) return;
   if (roomOf(m) !== page.current) {
     if (isMine(m)) settlePendingFor(m);
     otherRoomMessage(m);
@@ -251,7 +256,9 @@ socket.on("message", (m) => {
 });
 
 socket.on("message_updated", (m) => {
-  if (isMessage(m)) replaceMessage(m);
+  if (!isMessage(m)) return;
+  replaceMessage(m);
+  threadMessageUpdated(m);
 });
 
 socket.on("mention", (payload) => {

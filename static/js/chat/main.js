@@ -22,6 +22,7 @@ import "./search.js";
 import { renderTyping } from "./people.js";
 import { renderNotifyButton } from "./notifications.js";
 import "./drawers.js";
+import { refreshThreads, threadsReconnected } from "./threads.js";
 
 // --------------------------------------------------------- connection
 
@@ -39,7 +40,10 @@ socket.on("connect", () => {
   setConnection("connected");
   if (!page.loaded) loadLatest();
   else catchUp();
-  if (everConnected) refreshRooms();
+  if (everConnected) {
+    refreshRooms();
+    threadsReconnected();
+  }
   everConnected = true;
   flushQueued();
 });
@@ -92,6 +96,7 @@ renderRooms();
 renderNotifyButton();
 setNotice("");
 refreshRooms();
+refreshThreads();
 if (wide()) {
   el.input.focus({ preventScroll: true });
 }

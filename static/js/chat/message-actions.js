@@ -1,23 +1,32 @@
-// chatroom — the Discover page's chat, actions on a message (reply, react,
-// edit, delete) and keyboard moves between lines.
+// chatroom — the Discover page's chat, actions on a message (reply in
+// thread, react, edit, delete) and keyboard moves between lines, in the open
+// conversation and in the thread panel alike (state.js's views).
 //
 // One of the chat page's ES modules (see state.js). Security rule: text from
 // the server is only ever put into the page as text (textContent,
 // Node.append(string)); never as HTML.
 
 import { MAX_CHARS, MESSAGE_RULE } from "./config.js";
-import { EMOJI, el, known, page, rendered } from "./state.js";
+import { EMOJI, page, roomView, views } from "./state.js";
 import { ask, button, errorMessage, isMessage, make } from "./util.js";
 import { replaceMessage } from "./messages.js";
 import { loadOlder } from "./history.js";
+import { openThread } from "./threads.js";
 
 // ---------------------------------------------------- message actions
+
+roomView.onTop = () => loadOlder();
+
+function viewOf(node) {
+  return views.find((view) => view.container.contains(node)) || roomView;
+}
 
 function messageOf(node) {
   const li = node.closest("li.message[data-id]");
   if (!li) return null;
-  const m = known.get(Number(li.dataset.id));
-  return m ? { li, m } : null;
+  const view = viewOf(li);
+  const m = view.known.get(Number(li.dataset.id));
+  return m ? { li, m, view } : null;
 }
 
 // Shows a short error on the line itself (never alert()).
@@ -33,6 +42,7 @@ function lineError(li, text) {
 }
 
 async function changeMessage(li, event, payload) {
+  const view = viewOf(li);
   const ack = await ask(event, payload);
   if (ack && ack.ok && isMessage(ack.message)) {
     replaceMessage(ack.message);
@@ -47,17 +57,22 @@ async function changeMessage(li, event, payload) {
         : code === "validation_failed"
           ? MESSAGE_RULE
           : errorMessage(ack && ack.error, "That did not work. Try again.");
-  lineError(rendered.get(payload.id) || li, text);
+  lineError(view.rendered.get(payload.id) || li, text);
   return false;
 }
 
-el.list.addEventListener("click", (event) => {
+function onActionClick(event) {
   const target = event.target.closest("button[data-action]");
-  if (!target || !el.list.contains(target)) return;
+  if (!target || !event.currentTarget.contains(target)) return;
   const found = messageOf(target);
   if (!found) return;
-  const { li, m } = found;
+  const { li, m, view } = found;
   switch (target.dataset.action) {
+    case "reply":
+    case "open-thread":
+      // A reply shown in the conversation opens its root's thread.
+      openThread(Number.isInteger(m.reply_to) ? m.reply_to : m.id, { from: target, message: m });
+      break;
     case "react":
       togglePicker(li, target);
       break;
@@ -71,7 +86,7 @@ el.list.addEventListener("click", (event) => {
       break;
     }
     case "edit":
-      startEdit(li, m);
+      startEdit(li, m, view);
       break;
     case "delete":
       confirmDelete(li, target);
@@ -85,7 +100,7 @@ el.list.addEventListener("click", (event) => {
     default:
       break;
   }
-});
+}
 
 // Delete asks once, inline: "Delete?" [Yes, delete] [Cancel].
 function confirmDelete(li, from) {
@@ -152,7 +167,7 @@ export function closePicker(refocus) {
 }
 
 // Inline editor: Enter saves, Shift+Enter adds a line, Escape cancels.
-function startEdit(li, m) {
+function startEdit(li, m, view) {
   if (li.classList.contains("is-editing")) return;
   closePicker();
   li.classList.add("is-editing");
@@ -180,9 +195,9 @@ function startEdit(li, m) {
     form.remove();
     content.hidden = false;
     li.classList.remove("is-editing");
-    const latest = known.get(m.id);
+    const latest = view.known.get(m.id);
     if (latest && latest !== m) replaceMessage(latest);
-    const now = rendered.get(m.id);
+    const now = view.rendered.get(m.id);
     if (now) now.querySelector(".message-row").focus({ preventScroll: true });
   };
   const submit = async () => {
@@ -196,7 +211,7 @@ function startEdit(li, m) {
     const ack = await ask("edit", { id: m.id, text });
     save.disabled = false;
     if (ack && ack.ok && isMessage(ack.message)) {
-      known.set(m.id, ack.message);
+      for (const other of views) if (other.known.has(m.id)) other.known.set(m.id, ack.message);
       return close();
     }
     const code = ack && ack.error && ack.error.code;
@@ -227,17 +242,20 @@ function startEdit(li, m) {
   });
 }
 
-// Keyboard: arrows move between lines; a line's buttons are tabbable
-// only while focus is inside it.
-function lineRows() {
-  return [...el.list.querySelectorAll(":scope > li[data-id] > .message-row")];
+// Keyboard: arrows move between lines; a line's buttons are tabbable only
+// while focus is inside it.
+const LINE_CONTROLS = ".message-actions button, .reaction, .thread-summary, .thread-note-link";
+
+function lineRows(view) {
+  return [...view.container.querySelectorAll("li.message[data-id] > .message-row")];
 }
 
-el.scroller.addEventListener("keydown", (event) => {
+function onArrowKey(view, event) {
   if (event.target.closest("textarea, .reaction-picker")) return;
   const keys = ["ArrowUp", "ArrowDown", "Home", "End"];
   if (!keys.includes(event.key)) return;
-  const rows = lineRows();
+  // (A focused code block still scrolls sideways with Left and Right.)
+  const rows = lineRows(view);
   if (!rows.length) return;
   const here = event.target.closest(".message-row");
   let index = here ? rows.indexOf(here) : -1;
@@ -245,25 +263,25 @@ el.scroller.addEventListener("keydown", (event) => {
   else if (event.key === "ArrowDown") index = index < 0 ? rows.length - 1 : Math.min(rows.length - 1, index + 1);
   else if (event.key === "Home") index = 0;
   else index = rows.length - 1;
-  if (event.key === "ArrowUp" && index === 0) loadOlder();
+  if (event.key === "ArrowUp" && index === 0 && view.onTop) view.onTop();
   event.preventDefault();
   rows[index].focus();
   rows[index].scrollIntoView({ block: "nearest" });
-});
+}
 
-el.list.addEventListener("focusin", (event) => {
+function onFocusIn(event) {
   const row = event.target.closest(".message-row");
   if (!row) return;
-  for (const b of row.querySelectorAll(".message-actions button, .reaction")) b.tabIndex = 0;
-});
+  for (const b of row.querySelectorAll(LINE_CONTROLS)) b.tabIndex = 0;
+}
 
-el.list.addEventListener("focusout", (event) => {
+function onFocusOut(event) {
   const row = event.target.closest(".message-row");
   if (!row || (event.relatedTarget && row.contains(event.relatedTarget))) return;
-  for (const b of row.querySelectorAll(".message-actions button, .reaction")) b.tabIndex = -1;
-});
+  for (const b of row.querySelectorAll(LINE_CONTROLS)) b.tabIndex = -1;
+}
 
-el.list.addEventListener("keydown", (event) => {
+function onEscape(event) {
   if (event.key !== "Escape") return;
   if (page.picker && page.picker.node.contains(event.target)) {
     event.stopPropagation();
@@ -275,11 +293,19 @@ el.list.addEventListener("keydown", (event) => {
     event.stopPropagation();
     endConfirm(bar.closest("li"), true);
   }
-});
+}
+
+for (const view of views) {
+  view.container.addEventListener("click", onActionClick);
+  view.container.addEventListener("focusin", onFocusIn);
+  view.container.addEventListener("focusout", onFocusOut);
+  view.container.addEventListener("keydown", onEscape);
+  view.scroller.addEventListener("keydown", (event) => onArrowKey(view, event));
+}
 
 document.addEventListener("click", (event) => {
   if (page.picker && !page.picker.node.contains(event.target) && event.target !== page.picker.anchor) closePicker();
-  for (const bar of el.list.querySelectorAll(".message-actions.is-confirming")) {
+  for (const bar of document.querySelectorAll(".message-actions.is-confirming")) {
     if (!bar.contains(event.target)) endConfirm(bar.closest("li"), false);
   }
 });

@@ -1,9 +1,11 @@
-// chatroom — the Discover page's chat, building message lines and keeping the
-// open conversation's list in order.
+// chatroom — the Discover page's chat, building message lines (in the open
+// conversation and in the thread panel) and keeping the open conversation's
+// list in order.
 //
 // One of the chat page's ES modules (see state.js). Security rule: text from
 // the server is only ever put into the page as text (textContent,
-// Node.append(string)); never as HTML.
+// Node.append(string)); never as HTML — but for a message's server-rendered
+// `html`, which util.js's appendFormatted checks and adds.
 
 import { UNREAD_CAP } from "./config.js";
 import {
@@ -18,8 +20,11 @@ import {
   rendered,
   rooms,
   typers,
+  views,
 } from "./state.js";
 import {
+  ago,
+  appendFormatted,
   appendLinkified,
   button,
   dayKey,
@@ -48,7 +53,7 @@ export function avatarFor(author, size = 40) {
     placeholder.setAttribute("aria-hidden", "true");
     return placeholder;
   }
-  const img = make("img", size === 40 ? "avatar" : "avatar avatar-sm");
+  const img = make("img", size === 40 ? "avatar" : size < 32 ? "avatar avatar-xs" : "avatar avatar-sm");
   img.src = author.avatar_url;
   img.alt = "";
   img.width = size;
@@ -76,16 +81,22 @@ function reactionsFor(m) {
   return wrap.childElementCount ? wrap : null;
 }
 
-// Hover/focus actions: React for everyone, Edit for the author, Delete for
-// the author and admins. Buttons join the Tab order only while their line
-// holds focus (arrow keys move between lines), so the page stays quick to
-// cross with Tab.
-function actionsFor(m) {
+// Hover/focus actions: React and (in the conversation) Reply in thread for
+// everyone, Edit for the author, Delete for the author and admins. Buttons
+// join the Tab order only while their line holds focus (arrow keys move
+// between lines), so the page stays quick to cross with Tab.
+function actionsFor(m, context) {
   if (!Number.isInteger(m.id) || m.deleted) return null;
   const bar = make("div", "message-actions");
   bar.setAttribute("role", "group");
   bar.setAttribute("aria-label", "Actions");
   const list = [button("React", "action", "react")];
+  if (context === "room") {
+    // Seen as "Reply", named "Reply in thread".
+    const reply = button("Reply", "action", "reply");
+    reply.append(make("span", "visually-hidden", " in thread"));
+    list.push(reply);
+  }
   if (isMine(m)) list.push(button("Edit", "action", "edit"));
   if (isMine(m) || me.isAdmin) list.push(button("Delete", "action action-danger", "delete"));
   for (const b of list) b.tabIndex = -1;
@@ -93,10 +104,65 @@ function actionsFor(m) {
   return bar;
 }
 
+// "3 replies · Last reply 2 minutes ago" with the newest repliers' faces,
+// under a thread's root in the conversation; it opens the thread.
+function threadSummary(m) {
+  const t = m.thread;
+  if (!t || !Number.isInteger(t.reply_count) || t.reply_count < 1) return null;
+  const b = button("", "thread-summary", "open-thread");
+  b.tabIndex = -1;
+  const faces = make("span", "thread-faces");
+  faces.setAttribute("aria-hidden", "true");
+  const people = Array.isArray(t.participants) ? t.participants.filter((p) => p && typeof p.avatar_url === "string") : [];
+  for (const person of people.slice(0, 3)) faces.append(avatarFor(person, 24));
+  const n = t.reply_count;
+  b.append(faces, make("span", "thread-summary-count", `${n} ${n === 1 ? "reply" : "replies"}`));
+  if (t.last_reply_at) {
+    const dot = make("span", "thread-summary-dot", " · ");
+    dot.setAttribute("aria-hidden", "true");
+    const when = make("span", "thread-summary-when", `Last reply ${ago(t.last_reply_at)}`);
+    when.dataset.time = t.last_reply_at;
+    when.title = fullFormat.format(parseTime(t.last_reply_at));
+    b.append(dot, when);
+  }
+  return b;
+}
+
+// Times like "2 minutes ago" age while the page stays open.
+setInterval(() => {
+  for (const node of document.querySelectorAll(".thread-summary-when[data-time]")) {
+    const text = `Last reply ${ago(node.dataset.time)}`;
+    if (node.textContent !== text) node.textContent = text;
+  }
+}, 60 * 1000);
+
+// A reply that was also sent to the conversation says where it belongs.
+function threadNote() {
+  const note = make("p", "thread-note");
+  note.append(make("span", "thread-note-text", "Replied in a thread"));
+  const b = button("View thread", "thread-note-link", "open-thread");
+  b.tabIndex = -1;
+  note.append(b);
+  return note;
+}
+
+function appendEdited(content, body, m) {
+  const edited = make("span", "message-edited", "(edited)");
+  edited.title = `Edited ${fullFormat.format(parseTime(m.edited_at))}`;
+  // After the last paragraph's words, not under a block of its own.
+  const last = body.lastElementChild;
+  if (body.classList.contains("is-formatted") && last && last.tagName === "P") last.append(" ", edited);
+  else if (body.classList.contains("is-formatted")) content.append(edited);
+  else content.append(" ", edited);
+}
+
 // One <li>: avatar, name, time, text, reactions, actions (and a status
-// line while pending).
-export function buildMessage(m) {
+// line while pending). `context`: "room" (the open conversation), "root"
+// (a thread's first message, atop the thread panel) or "reply" (in the
+// thread panel).
+export function buildMessage(m, context = "room") {
   const li = make("li", "message");
+  li.dataset.context = context;
   const author = m.author || null;
   const time = parseTime(m.created_at);
   li.dataset.author = author ? String(author.id) : "deleted";
@@ -121,24 +187,26 @@ export function buildMessage(m) {
   metaLine.append(timeEl);
   row.append(metaLine);
 
+  if (context === "room" && Number.isInteger(m.reply_to)) row.append(threadNote());
+
   const content = make("div", "message-content");
   if (m.deleted) {
     content.append(make("div", "message-body is-deleted", "This message was deleted"));
   } else {
-    const body = make("div", "message-body");
-    appendLinkified(body, m.text);
+    const formatted = typeof m.html === "string" && m.html !== "";
+    const body = make("div", formatted ? "message-body is-formatted" : "message-body");
+    if (formatted) appendFormatted(body, m.html);
+    else appendLinkified(body, m.text);
     content.append(body);
-    if (m.edited_at) {
-      const edited = make("span", "message-edited", "(edited)");
-      edited.title = `Edited ${fullFormat.format(parseTime(m.edited_at))}`;
-      content.append(" ", edited);
-    }
+    if (m.edited_at) appendEdited(content, body, m);
   }
   row.append(content);
 
   const reactions = m.deleted ? null : reactionsFor(m);
   if (reactions) row.append(reactions);
-  const actions = actionsFor(m);
+  const summary = context === "room" ? threadSummary(m) : null;
+  if (summary) row.append(summary);
+  const actions = actionsFor(m, context);
   if (actions) row.append(actions);
 
   li.append(row);
@@ -148,14 +216,19 @@ export function buildMessage(m) {
 // --------------------------------------------------------------- list
 
 // Decides, from the previous <li>, whether this one starts a new day and
-// whether it continues the same author's group (same author, < 5 min).
+// whether it continues the same author's group (same author, < 5 min). A
+// list with data-follows (the thread's replies) takes its first day from
+// the last line of the list it follows (the root).
 export function regroup(li) {
   if (!li) return;
   const prev = li.previousElementSibling;
+  const follows = li.parentElement && li.parentElement.dataset.follows;
+  const dayPrev = prev || (follows ? document.getElementById(follows)?.lastElementChild : null) || null;
   const time = Number(li.dataset.time);
   const prevTime = prev ? Number(prev.dataset.time) : NaN;
-  const newDay = !prev || dayKey(time) !== dayKey(prevTime);
+  const newDay = !dayPrev || dayKey(time) !== dayKey(Number(dayPrev.dataset.time));
   const continues =
+    Boolean(prev) &&
     !newDay &&
     li.dataset.author !== "deleted" &&
     prev.dataset.author === li.dataset.author &&
@@ -213,20 +286,27 @@ export function insertMessage(m) {
   return true;
 }
 
-// A changed message (edit, delete, reaction) replaces its line in place.
+// A changed message (edit, delete, reaction, a new thread summary)
+// replaces its lines in place: in the open conversation and in the thread
+// panel, wherever it is shown.
 export function replaceMessage(m) {
-  if (!isMessage(m) || roomOf(m) !== page.current) return;
-  const old = rendered.get(m.id);
+  if (!isMessage(m)) return;
+  for (const view of views) replaceIn(view, m);
+}
+
+function replaceIn(view, m) {
+  const old = view.rendered.get(m.id);
   if (!old) return;
-  known.set(m.id, m);
+  view.known.set(m.id, m);
+  if (view.onReplace) view.onReplace(m);
   if (old.classList.contains("is-editing")) return; // applied when the editor closes
   if (page.picker && page.picker.li === old) closePicker();
   const focused = old.contains(document.activeElement) ? document.activeElement : null;
-  const li = buildMessage(m);
+  const li = buildMessage(m, old.dataset.context);
   li.dataset.id = String(m.id);
   for (const name of ["is-highlighted"]) li.classList.toggle(name, old.classList.contains(name));
   old.replaceWith(li);
-  rendered.set(m.id, li);
+  view.rendered.set(m.id, li);
   regroup(li);
   regroup(li.nextElementSibling);
   if (focused) restoreFocus(li, focused);
@@ -293,7 +373,7 @@ announcer.setAttribute("role", "log");
 announcer.setAttribute("aria-live", "polite");
 el.form.after(announcer);
 
-function announce(m) {
+export function announce(m) {
   if (!page.loaded) return;
   announcer.append(make("p", "", `${m.author ? m.author.username : "Deleted user"}: ${m.text}`));
   while (announcer.childElementCount > 3) announcer.firstElementChild.remove();
@@ -321,7 +401,7 @@ export function resetList() {
   closePicker();
   // Unsent messages of this conversation come back below its history.
   for (const entry of pending.values()) {
-    if (entry.room === page.current) el.list.append(entry.li);
+    if (entry.room === page.current && !entry.thread) el.list.append(entry.li);
   }
   for (const li of el.list.children) regroup(li);
 }

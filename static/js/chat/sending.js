@@ -1,5 +1,5 @@
-// chatroom — the Discover page's chat, sending messages (pending lines, acks,
-// retries) and the composer.
+// chatroom — the Discover page's chat, sending messages and thread replies
+// (pending lines, acks, retries) and the composer.
 //
 // One of the chat page's ES modules (see state.js). Security rule: text from
 // the server is only ever put into the page as text (textContent,
@@ -11,6 +11,7 @@ import { button, errorMessage, isMessage, make, ownAvatarUrl, roomOf } from "./u
 import { addNew, buildMessage, regroup } from "./messages.js";
 import { reloadLatest, scrollToBottom } from "./history.js";
 import { touchRoom } from "./conversations.js";
+import { replySettled } from "./threads.js";
 
 // ------------------------------------------------------------ sending
 
@@ -47,7 +48,7 @@ function setEntryState(entry, state, text) {
     const discard = button("Discard", "button button-sm button-ghost");
     discard.addEventListener("click", () => {
       dropEntry(entry);
-      el.input.focus();
+      (entry.thread ? el.threadInput : el.input).focus();
     });
     line.append(retry, discard);
   }
@@ -61,9 +62,12 @@ function dropEntry(entry) {
   regroup(next);
 }
 
-// The confirmed message replaces its pending copy.
+// The confirmed message replaces its pending copy (a reply: in the thread
+// panel, and in the conversation too when it was also sent there).
 function settle(entry, m) {
   dropEntry(entry);
+  if (entry.thread) replySettled(m);
+  if (entry.thread && m.in_room === false) return;
   if (roomOf(m) === page.current && page.reachedEnd) addNew([m], true);
   else touchRoom(roomOf(m), m);
 }
@@ -80,8 +84,14 @@ export function settlePendingFor(m) {
   // History carries no client_id (it is never stored): a message caught up
   // after a reconnect can only be told by its text, and only from a copy
   // whose send got no answer.
+  const thread = Number.isInteger(m.reply_to) ? m.reply_to : null;
   for (const entry of pending.values()) {
-    if (entry.room === roomOf(m) && (entry.state === "sending" || entry.timedOut) && entry.text === m.text) {
+    if (
+      entry.room === roomOf(m) &&
+      (entry.thread || null) === thread &&
+      (entry.state === "sending" || entry.timedOut) &&
+      entry.text === m.text
+    ) {
       dropEntry(entry);
       return;
     }
@@ -106,11 +116,12 @@ async function deliver(entry) {
   setEntryState(entry, "sending", "Sending…");
   let ack;
   try {
-    ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("message", {
-      text: entry.text,
-      room: entry.room,
-      client_id: entry.key,
-    });
+    const payload = { text: entry.text, room: entry.room, client_id: entry.key };
+    if (entry.thread) {
+      payload.reply_to = entry.thread;
+      payload.also_in_room = Boolean(entry.alsoInRoom);
+    }
+    ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("message", payload);
   } catch {
     if (pending.get(entry.key) === entry) {
       entry.timedOut = true;
@@ -132,25 +143,35 @@ export function flushQueued() {
   }
 }
 
+// Shows `text` as a pending line at the end of `list` and sends it; a reply
+// names its thread's root (`thread`) and whether it also goes to the room.
+export function sendText(list, { text, room, thread = null, alsoInRoom = false }) {
+  const key = newClientId();
+  const li = buildMessage(
+    {
+      author: { id: me.id, username: me.username, avatar_url: ownAvatarUrl() },
+      text,
+      created_at: new Date().toISOString(),
+    },
+    thread ? "reply" : "room",
+  );
+  li.dataset.pending = key;
+  list.append(li);
+  regroup(li);
+  const entry = { key, room, text, li, state: "sending", timedOut: false, thread, alsoInRoom };
+  pending.set(key, entry);
+  deliver(entry);
+  return entry;
+}
+
 function send() {
   const text = el.input.value.trim();
   if (!text || text.length > MAX_CHARS) return;
   if (!page.reachedEnd) reloadLatest(); // sending from old history: back to the present
-  const key = newClientId();
-  const li = buildMessage({
-    author: { id: me.id, username: me.username, avatar_url: ownAvatarUrl() },
-    text,
-    created_at: new Date().toISOString(),
-  });
-  li.dataset.pending = key;
-  el.list.append(li);
-  regroup(li);
-  const entry = { key, room: page.current, text, li, state: "sending", timedOut: false };
-  pending.set(key, entry);
+  sendText(el.list, { text, room: page.current });
   el.input.value = "";
   page.lastTypingSent = 0;
   updateComposer();
-  deliver(entry);
   scrollToBottom();
 }
 

@@ -100,6 +100,26 @@ export const el = {
   cardStatus: byId("profile-card-status"),
   cardDm: byId("profile-card-dm"),
   cardSuspend: byId("profile-card-suspend"),
+  openThreads: byId("open-threads"),
+  threadsUnread: byId("threads-unread"),
+  threadsView: byId("threads-view"),
+  threadsClose: byId("threads-close"),
+  threadsStatus: byId("threads-status"),
+  threadsList: byId("threads-list"),
+  threadPanel: byId("thread-panel"),
+  threadWhere: byId("thread-where"),
+  threadFollow: byId("thread-follow"),
+  threadClose: byId("thread-close"),
+  threadNotice: byId("thread-notice"),
+  threadScroller: byId("thread-messages"),
+  threadStatus: byId("thread-status"),
+  threadRoot: byId("thread-root"),
+  threadCount: byId("thread-count"),
+  threadList: byId("thread-list"),
+  threadForm: byId("thread-composer"),
+  threadInput: byId("thread-input"),
+  threadAlso: byId("thread-also"),
+  threadSend: byId("thread-send"),
 };
 if (!meta || !el.list || !el.input) throw new Error("chatroom: not the chat page");
 if (typeof io !== "function") throw new Error("chatroom: the Socket.IO client did not load");
@@ -113,6 +133,20 @@ export const me = {
 // The open conversation's list.
 export const rendered = new Map(); // message id → <li>
 export const known = new Map(); // message id → the latest message object
+
+// A list of message lines the message actions work on: the open
+// conversation, or the open thread (its root and its replies). `scroller`
+// takes the arrow keys; `container` holds every line of the view.
+export const roomView = { name: "room", container: el.list, scroller: el.scroller, rendered, known, onTop: null };
+export const threadView = {
+  name: "thread",
+  container: el.threadScroller,
+  scroller: el.threadScroller,
+  rendered: new Map(), // message id → <li> (the root and the replies)
+  known: new Map(), // message id → the latest message object
+  onTop: null, // set by threads.js: loads older replies
+};
+export const views = [roomView, threadView];
 
 // What the page shows and where it stands; the other modules read and change
 // these as page.current, page.loaded, ….
@@ -129,7 +163,7 @@ export const page = {
   reachedEnd: true, // false after jumping back to an older message
   catchingUp: false,
   pinned: true, // the view follows new messages
-  view: "chat", // chat | directory | search
+  view: "chat", // chat | directory | search | threads
   lastTypingSent: 0,
   unread: 0, // shown in the tab title while the page is hidden
   picker: null, // the reaction picker, one open at a time: {node, li, anchor}
@@ -138,7 +172,7 @@ export const page = {
 // Everything else.
 export const rooms = new Map(); // room id → room (+ unread, mentions, last_read_id)
 export const lastSeen = new Map(); // room id → newest message id this page saw
-export const pending = new Map(); // client_id → {key, room, text, li, state, timedOut}
+export const pending = new Map(); // client_id → {key, room, text, li, state, timedOut, thread?, alsoInRoom?}
 export const online = new Map(); // user id → {id, username, avatar_url}
 export const typers = new Map(); // user id → {username, until}
 export const baseTitle = document.title;

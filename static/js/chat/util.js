@@ -3,7 +3,10 @@
 //
 // One of the chat page's ES modules (see state.js). Security rule: text from
 // the server is only ever put into the page as text (textContent,
-// Node.append(string)); never as HTML.
+// Node.append(string)); never as HTML. The one exception is a message's
+// `html`, rendered and sanitized by the server (docs/threads.md): it is
+// parsed inert (appendFormatted) and checked again against the same short
+// list of elements and link schemes before it joins the page.
 
 import { ACK_TIMEOUT_MS, GLOBAL, MENTION_PATTERN, URL_PATTERN, me, online, socket } from "./state.js";
 
@@ -208,6 +211,7 @@ function appendMentions(parent, text) {
 }
 
 // Appends `text` to `parent` as text nodes, with http(s) URLs as links.
+// (appendFormatted below is for a message's server-rendered html.)
 export function appendLinkified(parent, text) {
   let last = 0;
   for (const match of text.matchAll(URL_PATTERN)) {
@@ -222,4 +226,94 @@ export function appendLinkified(parent, text) {
     last = match.index + url.length;
   }
   if (last < text.length) appendMentions(parent, text.slice(last));
+}
+
+// ------------------------------------------------------- formatted text
+
+// What the server lets through (docs/threads.md, "Formatting"); the page
+// checks again, so that a server bug can never become a script here.
+const FORMAT_TAGS = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "BLOCKQUOTE", "UL", "OL", "LI", "A"]);
+const DROPPED_TAGS = new Set(["SCRIPT", "STYLE", "TEMPLATE", "IFRAME", "OBJECT", "EMBED", "SVG", "MATH", "NOSCRIPT", "TEXTAREA", "TITLE"]);
+const LINK_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
+
+function safeHref(value) {
+  try {
+    const url = new URL(value);
+    return LINK_PROTOCOLS.has(url.protocol) ? url.href : null;
+  } catch {
+    return null; // relative or broken: not a link
+  }
+}
+
+// Keeps the allowed elements (with href on links and start on lists only);
+// any other element gives way to its content, or goes entirely.
+function cleanChildren(node) {
+  for (const child of [...node.childNodes]) {
+    if (child.nodeType === Node.TEXT_NODE) continue;
+    if (child.nodeType !== Node.ELEMENT_NODE || DROPPED_TAGS.has(child.tagName)) {
+      child.remove();
+      continue;
+    }
+    cleanChildren(child);
+    const href = child.tagName === "A" ? safeHref(child.getAttribute("href") || "") : null;
+    if (!FORMAT_TAGS.has(child.tagName) || (child.tagName === "A" && !href)) {
+      child.replaceWith(...child.childNodes);
+      continue;
+    }
+    const start = child.tagName === "OL" ? child.getAttribute("start") : null;
+    for (const name of child.getAttributeNames()) child.removeAttribute(name);
+    if (start !== null && /^\d{1,9}$/.test(start)) child.setAttribute("start", start);
+    if (href) {
+      child.setAttribute("href", href);
+      child.target = "_blank";
+      child.rel = "noopener noreferrer nofollow";
+    }
+  }
+}
+
+// Whitespace-only text between blocks (the renderer's newlines).
+function dropBlankLines(node) {
+  for (const child of [...node.childNodes]) {
+    if (child.nodeType === Node.TEXT_NODE && child.data.trim() === "") child.remove();
+  }
+}
+
+// @username tokens in the text outside links and code become highlighted
+// spans, as in plain messages.
+function highlightMentions(root) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) =>
+      node.parentElement && node.parentElement.closest("a, code, pre") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+  });
+  const hits = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.data.includes("@")) hits.push(node);
+  }
+  for (const node of hits) {
+    const piece = document.createDocumentFragment();
+    appendMentions(piece, node.data);
+    node.replaceWith(piece);
+  }
+}
+
+// Appends a message's server-rendered html (docs/threads.md) to `parent`.
+// A <template> parses it inert: nothing in it runs or loads while it is
+// checked. The line breaks between blocks go (the text reads as typed);
+// code blocks join the Tab order, to be scrolled sideways with the keys.
+export function appendFormatted(parent, html) {
+  const template = document.createElement("template");
+  template.innerHTML = html; // the server's sanitized `html` field, and nothing else
+  const content = template.content;
+  cleanChildren(content);
+  dropBlankLines(content);
+  for (const block of content.querySelectorAll("ul, ol, blockquote")) dropBlankLines(block);
+  highlightMentions(content);
+  for (const pre of content.querySelectorAll("pre")) pre.tabIndex = 0;
+  parent.append(content);
+}
+
+// The first words of a message, as text, for lists and labels.
+export function excerpt(text, length = 140) {
+  const flat = String(text || "").replace(/\s+/g, " ").trim();
+  return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat;
 }
