@@ -815,6 +815,237 @@ test("each sent message carries its own client_id and settles its pending line b
   await second.close();
 });
 
+// ---------------------------------------------------------------------------
+// Replies, threads and formatting (docs/threads.md).
+
+function threadPanel(page) {
+  return page.getByRole("region", { name: "Thread", exact: true });
+}
+
+function threadReply(page, text) {
+  return page.locator("#thread-list > li[data-id] .message-body", { hasText: text });
+}
+
+async function openThreadOf(page, rootText) {
+  const line = lineOf(page, rootText);
+  await line.waitFor();
+  await line.hover();
+  await line.getByRole("button", { name: "Reply in thread" }).click();
+  const panel = threadPanel(page);
+  await panel.locator("#thread-root .message-body", { hasText: rootText }).waitFor();
+  return panel;
+}
+
+async function sendReply(page, text, alsoInRoom = false) {
+  const panel = threadPanel(page);
+  if (alsoInRoom) await panel.getByRole("checkbox", { name: "Also send to the room" }).check();
+  const box = panel.getByRole("textbox", { name: "Reply" });
+  await box.fill(text);
+  await box.press("Enter");
+  await threadReply(page, text).waitFor();
+}
+
+test("a reply in a thread: the root's counter moves live, the room gets it only when asked", async () => {
+  const ivan = await signedUpOnDiscover("ivan");
+  const judy = await signedUpOnDiscover("judy");
+  const root = "who wants to plan the offsite";
+  await say(ivan, root);
+  const rootOnIvan = lineOf(ivan, root);
+  await rootOnIvan.waitFor();
+  await lineOf(judy, root).waitFor();
+  assert.equal(await rootOnIvan.locator(".thread-summary").count(), 0, "no replies yet, no counter");
+
+  // judy replies from her thread panel; focus went into it.
+  const panel = await openThreadOf(judy, root);
+  assert.ok(await panel.evaluate((node) => node.contains(document.activeElement)), "focus is in the panel");
+  await sendReply(judy, "count me in, thread only");
+
+  // ivan's root shows the counter, without a reload; the reply stays in the thread.
+  const summary = rootOnIvan.locator(".thread-summary");
+  await summary.filter({ hasText: "1 reply" }).waitFor();
+  assert.match(await summary.textContent(), /1 reply.*Last reply/);
+  assert.equal(await messageLocator(ivan, "count me in").count(), 0, "a thread-only reply is not in the room");
+  assert.equal(await judy.locator("#message-list .message-body", { hasText: "count me in" }).count(), 0);
+
+  // ivan opens the thread from the counter and watches it live.
+  await summary.click();
+  const ivanPanel = threadPanel(ivan);
+  await threadReply(ivan, "count me in, thread only").waitFor();
+  await ivanPanel.locator("#thread-count", { hasText: "1 reply" }).waitFor();
+
+  // "Also send to the room": the reply shows in the room as well.
+  await sendReply(judy, "me too, and the whole room should know", true);
+  await ivan.locator("#message-list .message-body", { hasText: "me too, and the whole room should know" }).waitFor();
+  await threadReply(ivan, "me too, and the whole room should know").waitFor();
+  await ivanPanel.locator("#thread-count", { hasText: "2 replies" }).waitFor();
+  await summary.filter({ hasText: "2 replies" }).waitFor();
+  assert.equal(await panel.getByRole("checkbox", { name: "Also send to the room" }).isChecked(), false, "unchecked after sending");
+  assert.equal(await threadReply(ivan, "count me in").count(), 1, "each reply once in the panel");
+
+  // Reactions and deletes work in the panel, live on both sides.
+  const first = judy.locator("#thread-list > li.message", {
+    has: judy.locator(".message-body", { hasText: "count me in, thread only" }),
+  });
+  await first.hover();
+  await first.getByRole("button", { name: "React" }).click();
+  await first.getByRole("button", { name: "party" }).click();
+  await ivan.locator("#thread-list .reaction", { hasText: "🎉" }).waitFor();
+  await first.hover();
+  await first.getByRole("button", { name: "Delete" }).click();
+  await first.getByRole("button", { name: "Yes, delete" }).click();
+  await ivan.locator("#thread-list .message-body.is-deleted").waitFor();
+  await summary.filter({ hasText: "1 reply" }).waitFor();
+  await ivanPanel.locator("#thread-count", { hasText: "1 reply" }).waitFor();
+
+  await checkA11y(ivan, "/discover (thread)");
+  await screenshots(ivan, "thread");
+  // On a phone the panel takes the whole width.
+  await ivan.setViewportSize({ width: 390, height: 844 });
+  assert.equal(Math.round((await ivanPanel.boundingBox()).width), 390);
+  await ivan.setViewportSize({ width: 1280, height: 800 });
+
+  // Escape closes it and gives focus back to the counter that opened it.
+  await ivanPanel.getByRole("textbox", { name: "Reply" }).focus();
+  await ivan.keyboard.press("Escape");
+  await ivanPanel.waitFor({ state: "hidden" });
+  assert.ok(await ivan.evaluate(() => document.activeElement.classList.contains("thread-summary")), "focus back on the counter");
+  await judy.getByRole("button", { name: "Close thread" }).click();
+  await threadPanel(judy).waitFor({ state: "hidden" });
+});
+
+test("Markdown shows formatted: a code block in monospace, bold as strong", async () => {
+  const ivan = users.ivan.page;
+  const judy = users.judy.page;
+  const long = `const wide = "${"w".repeat(300)}";`;
+  const text = [
+    "Formatted **bold** news for @judy with `inline` code:",
+    "```",
+    "fn main() {",
+    '    println!("hi");',
+    "}",
+    long,
+    "```",
+    "> quoted words",
+    "",
+    "- first point",
+    "- second point",
+  ].join("\n");
+  await say(ivan, text);
+  const line = lineOf(judy, "Formatted bold news");
+  await line.waitFor();
+  const body = line.locator(".message-body");
+  assert.equal(await body.locator("strong").textContent(), "bold");
+  assert.equal(await body.locator("p code").textContent(), "inline");
+  assert.equal(await body.locator(".mention.is-me").textContent(), "@judy", "mentions still highlighted");
+  const code = body.locator("pre > code");
+  assert.equal(await code.textContent(), `fn main() {\n    println!("hi");\n}\n${long}\n`, "whitespace kept");
+  const style = (node) => {
+    const css = node.ownerDocument.defaultView.getComputedStyle(node);
+    return { font: css.fontFamily, whiteSpace: css.whiteSpace, overflowX: css.overflowX };
+  };
+  assert.match((await code.evaluate(style)).font, /monospace/);
+  const pre = body.locator("pre");
+  assert.deepEqual(
+    { ...(await pre.evaluate(style)), font: "" },
+    { font: "", whiteSpace: "pre", overflowX: "auto" },
+    "the block keeps its lines and scrolls sideways",
+  );
+  assert.ok(await pre.evaluate((node) => node.scrollWidth > node.clientWidth), "the long line scrolls inside the block");
+  assert.ok(
+    await judy.locator("#messages").evaluate((node) => node.scrollWidth <= node.clientWidth),
+    "the chat itself does not scroll sideways",
+  );
+  assert.match(await body.locator("blockquote").textContent(), /quoted words/);
+  assert.equal(await body.locator("ul > li").count(), 2);
+  await checkA11y(judy, "/discover (formatted message)");
+  await screenshots(judy, "formatted");
+});
+
+test("hostile Markdown shows no script, handler or javascript: link, and opens no dialog", async () => {
+  const ivan = users.ivan.page;
+  const judy = users.judy.page;
+  const dialogs = [];
+  for (const page of [ivan, judy]) {
+    page.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      dialog.dismiss().catch(() => {});
+    });
+  }
+  const text =
+    "**hostile** sample [x](javascript:alert(1)) <img src=x onerror=alert(1)> <script>alert(2)</script> " +
+    '[y](data:text/html,hi) <a href="javascript:alert(3)">z</a>';
+  await say(ivan, text);
+  const line = lineOf(judy, "hostile sample");
+  await line.waitFor();
+  const body = line.locator(".message-body");
+  assert.equal(await body.locator("strong").textContent(), "hostile", "formatting is on");
+  assert.equal(await body.locator("img, script, iframe, svg").count(), 0);
+  assert.equal(await body.locator("[onerror], [onclick], [onload], [style], [src]").count(), 0);
+  assert.equal(await judy.locator('a[href^="javascript:" i], a[href^="data:" i]').count(), 0);
+  assert.equal(await body.locator("a").count(), 0, "no link from a forbidden scheme");
+  const shown = await body.textContent();
+  assert.ok(shown.includes("<img src=x onerror=alert(1)>"), `raw HTML shows as the typed text: ${shown}`);
+  assert.ok(shown.includes("<script>alert(2)</script>"));
+  await lineOf(ivan, "hostile sample").waitFor();
+  await judy.waitForTimeout(300);
+  assert.deepEqual(dialogs, []);
+});
+
+test("the Threads view counts unread replies by others and clears them once the thread is open", async () => {
+  const ivan = users.ivan.page;
+  const judy = users.judy.page;
+  const root = "threads view anchor from ivan";
+  await say(ivan, root);
+  await openThreadOf(judy, root);
+  await sendReply(judy, "an answer ivan has not read yet");
+  await judy.getByRole("button", { name: "Close thread" }).click();
+
+  // ivan wrote the root, so he follows the thread: the nav entry counts the reply.
+  const nav = ivan.getByRole("button", { name: /^Threads/ });
+  await ivan.locator("#threads-unread", { hasText: "1" }).waitFor();
+  assert.match(await nav.getAttribute("aria-label"), /1 unread/);
+  await nav.click();
+  await ivan.getByRole("heading", { name: "Threads" }).waitFor();
+  const item = ivan.locator("#threads-list li", { hasText: root });
+  await item.locator(".thread-unread", { hasText: "1" }).waitFor();
+  assert.match(await item.textContent(), /Global room/);
+  await checkA11y(ivan, "/discover (threads)");
+  await screenshots(ivan, "threads");
+
+  // Opening it shows the reply and clears the counts (the marker moves on the server).
+  await item.getByRole("button").click();
+  await threadReply(ivan, "an answer ivan has not read yet").waitFor();
+  await item.locator(".thread-unread").waitFor({ state: "detached" });
+  await ivan.locator("#threads-unread").waitFor({ state: "hidden" });
+  assert.equal(await nav.getAttribute("aria-label"), null);
+
+  // A later reply while ivan reads the thread is not unread either.
+  await openThreadOf(judy, root);
+  await sendReply(judy, "and one more while you look");
+  await threadReply(ivan, "and one more while you look").waitFor();
+  await ivan.waitForTimeout(1000);
+  assert.equal(await item.locator(".thread-unread").count(), 0);
+
+  // Unfollow: the thread leaves the list; follow again: it is back.
+  const panel = threadPanel(ivan);
+  await panel.getByRole("button", { name: "Unfollow thread" }).click();
+  await panel.getByRole("button", { name: "Follow thread" }).waitFor();
+  await item.waitFor({ state: "detached" });
+  await panel.getByRole("button", { name: "Follow thread" }).click();
+  await panel.getByRole("button", { name: "Unfollow thread" }).waitFor();
+  await item.waitFor();
+
+  // Still read after a reload.
+  await ivan.reload();
+  await connected(ivan);
+  await ivan.getByRole("button", { name: /^Threads/ }).click();
+  await item.waitFor();
+  await ivan.waitForTimeout(300);
+  assert.equal(await item.locator(".thread-unread").count(), 0);
+  await ivan.getByRole("button", { name: "Back to chat" }).click();
+  await judy.getByRole("button", { name: "Close thread" }).click();
+});
+
 test("still no page broke the content security policy or threw", async () => {
   assert.deepEqual(problems, []);
 });
