@@ -105,7 +105,7 @@ pub async fn complete_within_quota(
     quota: i64,
     finished: &Finished,
 ) -> sqlx::Result<bool> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(727275, $1)) AS locked")
             .bind(i32::try_from(uploader_id.rem_euclid(i64::from(i32::MAX))).unwrap_or(0))
@@ -140,7 +140,7 @@ pub async fn complete_within_quota(
 
 /// Removes attachments and their bytes.
 pub async fn remove(db: &Db, ids: &[i64]) -> sqlx::Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     for id in ids {
         sqlx::query("DELETE FROM attachment_chunks WHERE attachment_id = $1")
             .bind(id)
@@ -159,7 +159,7 @@ pub async fn remove(db: &Db, ids: &[i64]) -> sqlx::Result<()> {
 pub async fn remove_unsent(db: &Db, ids: &[i64]) -> sqlx::Result<usize> {
     let mut removed = 0;
     for id in ids {
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin_write().await?;
         let taken = sqlx::query(
             "UPDATE attachments SET claim = 'sweep' WHERE id = $1 AND message_id IS NULL \
              AND claim IS NULL",
@@ -243,7 +243,7 @@ pub async fn claim(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let sql = format!(
         "UPDATE attachments SET claim = $1, claimed_at = $2 WHERE uploader_id = $3 AND room = $4 \
          AND complete = 1 AND message_id IS NULL AND claim IS NULL AND id IN ({})",

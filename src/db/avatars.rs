@@ -10,7 +10,7 @@ pub async fn set(
     content_type: &str,
     data: &[u8],
 ) -> sqlx::Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM avatars WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
@@ -32,7 +32,7 @@ pub async fn set(
 
 /// Removes the user's photo.
 pub async fn remove(db: &Db, user_id: i64) -> sqlx::Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM avatars WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)

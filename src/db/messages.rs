@@ -1,6 +1,6 @@
 //! The `messages` table: chat history, one row per message.
 
-use sqlx::{AnyConnection, Connection, FromRow};
+use sqlx::{AnyConnection, FromRow};
 
 use super::Db;
 
@@ -69,15 +69,16 @@ pub const SELECT: &str = "SELECT m.id, m.room, m.author_id, u.username AS author
 pub async fn insert_batch(db: &Db, batch: &[NewMessage]) -> sqlx::Result<Vec<i64>> {
     let mut conn = db.pool.acquire().await?;
     let rows: Vec<&NewMessage> = batch.iter().collect();
-    insert_batch_on(&mut conn, &rows).await
+    insert_batch_on(&mut conn, db.backend, &rows).await
 }
 
 /// [`insert_batch`] on a given connection (one that may hold a lock).
 pub async fn insert_batch_on(
     conn: &mut AnyConnection,
+    backend: super::Backend,
     batch: &[&NewMessage],
 ) -> sqlx::Result<Vec<i64>> {
-    let mut tx = conn.begin().await?;
+    let mut tx = super::begin_write_on(conn, backend).await?;
     let mut ids = Vec::with_capacity(batch.len());
     for message in batch {
         let (id,): (i64,) = sqlx::query_as(
@@ -195,7 +196,7 @@ pub async fn edit(db: &Db, id: i64, text: &str, html: &str, at: i64) -> sqlx::Re
 /// Blanks a message and drops its reactions, mentions and attachments
 /// (bytes included); it stays in history as a placeholder.
 pub async fn delete(db: &Db, id: i64, at: i64) -> sqlx::Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE messages SET text = '', html = '', deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
     )

@@ -50,6 +50,40 @@ pub struct Db {
     pub backend: Backend,
 }
 
+/// How a transaction that writes begins. SQLite's default (deferred) starts
+/// as a reader and fails at once with "database is locked" when another
+/// connection commits before it writes (the busy timeout does not apply
+/// to that upgrade); `BEGIN IMMEDIATE` takes the write lock first, waiting
+/// up to the busy timeout. PostgreSQL's plain `BEGIN` is right there.
+fn write_begin(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => Some("BEGIN IMMEDIATE"),
+        Backend::Postgres => None,
+    }
+}
+
+impl Db {
+    /// A transaction that writes, on a connection of the pool.
+    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match write_begin(self.backend) {
+            Some(statement) => self.pool.begin_with(statement).await,
+            None => self.pool.begin().await,
+        }
+    }
+}
+
+/// A transaction that writes, on a given connection.
+pub async fn begin_write_on(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+) -> sqlx::Result<sqlx::Transaction<'_, sqlx::Any>> {
+    use sqlx::Connection;
+    match write_begin(backend) {
+        Some(statement) => conn.begin_with(statement).await,
+        None => conn.begin().await,
+    }
+}
+
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {

@@ -151,7 +151,7 @@ pub async fn create_public(
     creator: i64,
 ) -> Result<(), CreateError> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO rooms (id, kind, name, topic, created_by, created_at) VALUES ($1, 'public', $2, $3, $4, $5)",
     )
@@ -205,7 +205,7 @@ pub async fn leave(db: &Db, room: &str, user_id: i64) -> sqlx::Result<bool> {
 /// and makes both members; true when it was created now.
 pub async fn open_dm(db: &Db, id: &str, a: i64, b: i64) -> sqlx::Result<bool> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let created = sqlx::query(
         "INSERT INTO rooms (id, kind, name, topic, created_by, created_at) VALUES ($1, 'dm', '', '', $2, $3) \
          ON CONFLICT (id) DO NOTHING",

@@ -82,7 +82,7 @@ pub async fn create(
     password_hash: &str,
     email: Option<&str>,
 ) -> Result<User, UserWriteError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(727275)) AS locked")
             .execute(&mut *tx)
@@ -231,7 +231,7 @@ pub async fn set_suspended(db: &Db, user_id: i64, suspended: bool) -> sqlx::Resu
 /// Removes the account; sessions, tokens, avatar and uploads go with it,
 /// messages stay with no author.
 pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Explicit deletes keep this correct even where foreign keys are off.
     for sql in [
         "DELETE FROM sessions WHERE user_id = $1",
