@@ -199,10 +199,20 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=300))]
     pub drain_seconds: u64,
 
+    /// Seconds a direct message or a mention stays unread (by someone with
+    /// no open socket) before it is mailed to their verified address; at
+    /// most one such mail per account per this many seconds.
+    #[arg(long, env = "CHATROOM_MISSED_MAIL_DELAY", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_MISSED_MAIL_DELAY))]
+    pub missed_mail_delay: u64,
+
     /// `text` or `json`.
     #[arg(long, env = "CHATROOM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
 }
+
+/// The longest missed-message mail delay, in seconds (30 days).
+pub const MAX_MISSED_MAIL_DELAY: u64 = 30 * 24 * 3600;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -427,6 +437,10 @@ impl Config {
                 opt(self.metrics_bind.map(|a| a.to_string())),
             ),
             ("CHATROOM_DRAIN_SECONDS", self.drain_seconds.to_string()),
+            (
+                "CHATROOM_MISSED_MAIL_DELAY",
+                self.missed_mail_delay.to_string(),
+            ),
             (
                 "CHATROOM_SQLITE_SYNCHRONOUS",
                 format!("{:?}", self.sqlite_synchronous).to_lowercase(),

@@ -123,6 +123,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         sqlite_synchronous: chatroom::db::SqliteSync::Full,
         metrics_bind: None,
         drain_seconds: 0,
+        missed_mail_delay: 600,
         log_format: LogFormat::Text,
     }
 }
