@@ -896,3 +896,75 @@ async fn two_instances_on_one_database_send_each_mail_once() {
     drop((a, b, socket));
     common::drop_schema(schema);
 }
+
+#[tokio::test]
+async fn an_upgraded_database_mails_nothing_left_unread_before_the_upgrade() {
+    if common::on_postgres() {
+        return; // the upgrade path checked here is SQLite's file
+    }
+    let Some(smtp) = SmtpSink::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}/old.db?mode=rwc", dir.path().display());
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let mut before_mail = sqlx::migrate!("migrations/sqlite");
+    before_mail.migrations = std::borrow::Cow::Owned(
+        before_mail
+            .migrations
+            .iter()
+            .filter(|m| m.version < 5)
+            .cloned()
+            .collect(),
+    );
+    before_mail.run(&pool).await.unwrap();
+    let now = chatroom::db::now_ms();
+    let token = "missed-mail-upgrade-session";
+    for sql in [
+        "INSERT INTO users (id, username, username_key, password_hash, created_at, email, email_key, email_verified) \
+         VALUES (1, 'sender', 'sender', 'x', 1, NULL, NULL, 0)",
+        "INSERT INTO users (id, username, username_key, password_hash, created_at, email, email_key, email_verified) \
+         VALUES (2, 'later', 'later', 'x', 2, 'later@example.com', 'later@example.com', 1)",
+        "INSERT INTO rooms (id, kind, name, topic, created_by, created_at) VALUES ('dm:1:2', 'dm', '', '', 1, 3)",
+        "INSERT INTO room_members (room, user_id, joined_at) VALUES ('dm:1:2', 1, 3), ('dm:1:2', 2, 3)",
+        "INSERT INTO messages (id, room, author_id, text, created_at) VALUES (1, 'dm:1:2', 1, 'an old direct message', 4)",
+        "INSERT INTO messages (id, room, author_id, text, created_at) VALUES (2, 'global', 1, '@later an old mention', 5)",
+        "INSERT INTO mentions (user_id, message_id, room) VALUES (2, 2, 'global')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at) \
+         VALUES ($1, 1, 'csrf', $2, $2)",
+    )
+    .bind(chatroom::auth::secret::hash_token(token))
+    .bind(now)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let app = spawn_with(|c| {
+        c.database_url = url.clone();
+        c.smtp_url = Some(smtp.url().parse().unwrap());
+        c.missed_mail_delay = DELAY;
+    })
+    .await;
+    let posted = reqwest::Client::new()
+        .post(app.url("/api/v1/rooms/dm:1:2/messages"))
+        .header("cookie", format!("chatroom_session={token}"))
+        .json(&json!({ "text": "a new direct message" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let mails = smtp.wait_for("later@example.com", 1, WAIT).await;
+    assert!(mails[0].contains("a new direct message"), "{}", mails[0]);
+    assert!(!mails[0].contains("an old direct message"), "{}", mails[0]);
+    assert!(!mails[0].contains("an old mention"), "{}", mails[0]);
+}
