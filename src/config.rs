@@ -214,10 +214,20 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=(1_u64 << 32)))]
     pub unsent_upload_seconds: u64,
 
+    /// Seconds a direct message or a mention stays unread (by someone with
+    /// no open socket) before it is mailed to their verified address; at
+    /// most one such mail per account per this many seconds.
+    #[arg(long, env = "CHATROOM_MISSED_MAIL_DELAY", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_MISSED_MAIL_DELAY))]
+    pub missed_mail_delay: u64,
+
     /// `text` or `json`.
     #[arg(long, env = "CHATROOM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
 }
+
+/// The longest missed-message mail delay, in seconds (30 days).
+pub const MAX_MISSED_MAIL_DELAY: u64 = 30 * 24 * 3600;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -447,6 +457,10 @@ impl Config {
             (
                 "CHATROOM_UNSENT_UPLOAD_SECONDS",
                 self.unsent_upload_seconds.to_string(),
+            ),
+            (
+                "CHATROOM_MISSED_MAIL_DELAY",
+                self.missed_mail_delay.to_string(),
             ),
             (
                 "CHATROOM_SQLITE_SYNCHRONOUS",

@@ -17,6 +17,7 @@ pub mod error;
 pub mod live;
 pub mod mail;
 pub mod messages;
+pub mod missed_mail;
 pub mod monitoring;
 pub mod rooms;
 pub mod state;
@@ -130,6 +131,7 @@ impl Application {
         chat::spawn_session_sweep(state.clone());
         attachments::spawn_sweep(state.clone());
         spawn_housekeeping(state.clone());
+        missed_mail::spawn_worker(state.clone());
         auth::password::warm_up();
 
         let (api, openapi) = OpenApiRouter::with_openapi(web::api_doc::ApiDoc::openapi())
@@ -147,6 +149,7 @@ impl Application {
             .merge(accounts::pages::router())
             .merge(accounts::profile_pages::router())
             .merge(accounts::recovery_pages::router())
+            .merge(missed_mail::unsubscribe::router())
             .route("/static/{*path}", get(web::assets::serve))
             .route("/avatars/default/{file}", get(web::avatars::default))
             .route("/avatars/{user_id}/{file}", get(web::avatars::photo))

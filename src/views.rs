@@ -9,6 +9,7 @@ use crate::db::messages::StoredMessage;
 use crate::db::reactions::ReactionRow;
 use crate::db::rfc3339;
 use crate::db::users::User;
+use crate::domain::NotifyEmail;
 
 /// Where a user's picture is served: their photo, or the generated default.
 pub fn avatar_url(user_id: i64, username: &str, avatar_hash: Option<&str>) -> String {
@@ -63,6 +64,8 @@ pub struct OwnUser {
     pub email_verified: bool,
     /// An address waiting for its verification link to be opened.
     pub pending_email: Option<String>,
+    /// Which missed messages are mailed to the verified address.
+    pub notify_email: NotifyEmail,
 }
 
 impl OwnUser {
@@ -72,6 +75,7 @@ impl OwnUser {
             email: user.email.clone(),
             email_verified: user.email_verified,
             pending_email,
+            notify_email: user.notify_email,
         }
     }
 }

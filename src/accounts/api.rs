@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(change_email))
         .routes(routes!(cancel_email_change))
+        .routes(routes!(set_notifications))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(upload_avatar, remove_avatar))
@@ -350,6 +351,36 @@ async fn cancel_email_change(
 ) -> AppResult<StatusCode> {
     profile::cancel_email_change(&state, &current.user).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+struct NotificationsBody {
+    /// Mail about direct messages and mentions left unread while away
+    /// (`dms_and_mentions`), or none (`off`).
+    #[schema(value_type = crate::domain::NotifyEmail)]
+    email: String,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/notifications",
+    tag = "me",
+    summary = "Choose which missed messages are mailed to the verified address",
+    security(("sessionCookie" = [])),
+    request_body = NotificationsBody,
+    responses(
+        Unauthenticated,
+        BodyErrors,
+        (status = 200, description = "The updated user", body = UserEnvelope<OwnUser>),
+    )
+)]
+async fn set_notifications(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiJson(body): ApiJson<NotificationsBody>,
+) -> AppResult<Json<UserEnvelope<OwnUser>>> {
+    let user = profile::set_notify_email(&state, &current.user, &body.email).await?;
+    own_user(&state, &user).await
 }
 
 /// Reads the `photo` field of a multipart body.

@@ -4,12 +4,12 @@
 use crate::accounts::service::{mail_verification, reserve_verification_mail};
 use crate::auth::password::{hash_password, verify_password};
 use crate::auth::CurrentUser;
-use crate::db::avatars;
 use crate::db::sessions::{self, Session};
 use crate::db::tokens::{self, TokenKind};
 use crate::db::users::{self, User};
+use crate::db::{avatars, missed_mail};
 use crate::domain::avatar::{process_avatar, AvatarError};
-use crate::domain::{Email, Password};
+use crate::domain::{Email, NotifyEmail, Password};
 use crate::error::AppError;
 use crate::mail::Mail;
 use crate::state::AppState;
@@ -219,6 +219,31 @@ pub async fn remove_avatar(state: &AppState, user: &User) -> Result<User, AppErr
         .ok_or(AppError::NotFound)?;
     state.live.update_author(Author::from(&updated));
     Ok(updated)
+}
+
+/// Chooses which missed messages are mailed (`off` or
+/// `dms_and_mentions`; 422 naming `email` otherwise). Turning mail back on
+/// starts from now: what came while it was off is not mailed.
+pub async fn set_notify_email(
+    state: &AppState,
+    user: &User,
+    choice: &str,
+) -> Result<User, AppError> {
+    let setting = NotifyEmail::parse(choice).map_err(|reason| AppError::field("email", reason))?;
+    if setting.is_on() && !user.notify_email.is_on() {
+        missed_mail::start_from_now(&state.db, user.id).await?;
+    }
+    if !users::set_notify_email(&state.db, user.id, setting).await? {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(
+        user_id = user.id,
+        notify_email = setting.as_str(),
+        "mail setting changed"
+    );
+    users::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Deletes the account after checking the password; ends all its sockets.

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/profile/password", post(change_password))
         .route("/profile/email", post(change_email))
         .route("/profile/email/cancel", post(cancel_email))
+        .route("/profile/notifications", post(change_notifications))
         .route("/profile/sessions/{id}/end", post(end_session))
         .route("/profile/delete", post(delete_account))
 }
@@ -68,6 +69,9 @@ struct ProfilePage {
     email_input: String,
     email_error: String,
     email_password_error: String,
+    /// Missed-message mail is on.
+    notify_on: bool,
+    notify_error: String,
     delete_error: String,
 }
 
@@ -106,6 +110,7 @@ async fn build_page(state: &AppState, current: &CurrentUser) -> Result<ProfilePa
             .to_owned(),
         verified_email: user.email.clone().filter(|_| user.email_verified),
         pending_email: tokens::pending_email(&state.db, user.id).await?,
+        notify_on: user.notify_email.is_on(),
         sessions,
         ..Default::default()
     })
@@ -125,6 +130,7 @@ fn notice_text(code: &str) -> &'static str {
         "email" => "Check your inbox: we sent a link to confirm the address.",
         "email_cancelled" => "The address change was cancelled; its link no longer works.",
         "session" => "The session was ended.",
+        "notifications" => "Your mail setting was saved.",
         _ => "",
     }
 }
@@ -357,6 +363,40 @@ async fn change_email(
                     _ => {
                         page.email_error = field_text(err, "email");
                         page.email_password_error = field_text(err, "current_password");
+                    }
+                }
+            })
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct NotificationsForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    notify_email: String,
+}
+
+impl FormToken for NotificationsForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn change_notifications(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<NotificationsForm>,
+) -> Response {
+    match profile::set_notify_email(&state, &current.user, &form.notify_email).await {
+        Ok(_) => see_other("/profile?done=notifications", None),
+        Err(err) => {
+            failed(&state, &current, err, |page, err| {
+                if let AppError::Validation(fields) = err {
+                    if fields.contains_key("email") {
+                        page.notify_error = "Choose whether to get these mails.".into();
                     }
                 }
             })

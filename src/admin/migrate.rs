@@ -33,6 +33,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Kind::Int),
             ("is_admin", Kind::Int),
             ("suspended_at", Kind::OptInt),
+            ("notify_email", Kind::Text),
         ],
     ),
     (
@@ -180,6 +181,23 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("sent_at", Kind::OptInt),
             ("failed_at", Kind::OptInt),
             ("last_error", Kind::OptText),
+            ("headers", Kind::Text),
+        ],
+    ),
+    (
+        "missed_mail",
+        &[
+            ("user_id", Kind::Int),
+            ("mailed_through_id", Kind::Int),
+            ("mailed_at", Kind::Int),
+        ],
+    ),
+    (
+        "unsubscribe_tokens",
+        &[
+            ("token_hash", Kind::Text),
+            ("user_id", Kind::Int),
+            ("created_at", Kind::Int),
         ],
     ),
 ];

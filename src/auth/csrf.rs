@@ -35,11 +35,14 @@ pub fn same_origin(headers: &HeaderMap, our_origin: &str) -> bool {
 }
 
 /// Rejects state-changing requests that a browser sent from another site.
+/// One-click unsubscribe links (`/unsubscribe/{token}`) pass from anywhere:
+/// the token in the path authorizes them, not a cookie, and another site
+/// cannot know it (a mail client may post from its own origin).
 pub async fn origin_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    ) || request.uri().path().starts_with("/unsubscribe/");
     if !safe && !same_origin(request.headers(), &state.config.public_origin()) {
         return AppError::CsrfRejected.into_response();
     }

@@ -1,7 +1,7 @@
 //! The `mail_outbox` table: mails queued in the same database as everything
 //! else, so a mail server outage delays mail but loses none.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::{now_ms, Backend, Db};
 
@@ -14,27 +14,50 @@ pub struct QueuedMail {
     pub body_text: String,
     pub body_html: String,
     pub attempts: i64,
+    /// Extra header lines, `Name: value` each ([`header_lines`]).
+    pub headers: String,
+}
+
+/// A mail as queued: recipient, subject, both bodies and extra headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+    /// Extra header lines, `Name: value` each ([`header_lines`]).
+    pub headers: &'a str,
+}
+
+/// Extra headers as stored: one `Name: value` line each.
+pub fn header_lines(headers: &[(&str, String)]) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect()
 }
 
 /// Adds a mail to the queue, due now.
-pub async fn enqueue(
-    db: &Db,
-    recipient: &str,
-    subject: &str,
-    body_text: &str,
-    body_html: &str,
-) -> sqlx::Result<i64> {
+pub async fn enqueue(db: &Db, mail: Outgoing<'_>) -> sqlx::Result<i64> {
+    let mut conn = db.pool.acquire().await?;
+    enqueue_on(&mut conn, mail).await
+}
+
+/// [`enqueue`] on a given connection (inside a caller's transaction: the
+/// mail is queued if and only if the rest commits).
+pub async fn enqueue_on(conn: &mut AnyConnection, mail: Outgoing<'_>) -> sqlx::Result<i64> {
     let now = now_ms();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO mail_outbox (recipient, subject, body_text, body_html, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        "INSERT INTO mail_outbox (recipient, subject, body_text, body_html, headers, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
     )
-    .bind(recipient)
-    .bind(subject)
-    .bind(body_text)
-    .bind(body_html)
+    .bind(mail.recipient)
+    .bind(mail.subject)
+    .bind(mail.body_text)
+    .bind(mail.body_html)
+    .bind(mail.headers)
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(id)
 }
@@ -49,13 +72,13 @@ pub async fn claim_due(db: &Db, limit: i64, lease_ms: i64) -> sqlx::Result<Vec<Q
                SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL \
                AND next_attempt_at <= $2 AND claimed_until < $2 ORDER BY id LIMIT $3 \
                FOR UPDATE SKIP LOCKED) AND claimed_until < $2 \
-             RETURNING id, recipient, subject, body_text, body_html, attempts"
+             RETURNING id, recipient, subject, body_text, body_html, attempts, headers"
         }
         Backend::Sqlite => {
             "UPDATE mail_outbox SET claimed_until = $1 WHERE id IN ( \
                SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL \
                AND next_attempt_at <= $2 AND claimed_until < $2 ORDER BY id LIMIT $3) \
-             RETURNING id, recipient, subject, body_text, body_html, attempts"
+             RETURNING id, recipient, subject, body_text, body_html, attempts, headers"
         }
     };
     sqlx::query_as(sql)

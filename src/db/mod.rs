@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod avatars;
 pub mod mail;
 pub mod messages;
+pub mod missed_mail;
 pub mod reactions;
 pub mod rooms;
 pub mod search;

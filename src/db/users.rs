@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 
 use super::{is_unique_violation, now_ms, Backend, Db};
+use crate::domain::NotifyEmail;
 
 /// A stored account.
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct User {
     /// The first account ever registered moderates (docs/rooms.md).
     pub is_admin: bool,
     pub suspended: bool,
+    /// Which missed messages are mailed (docs/threads.md).
+    pub notify_email: NotifyEmail,
 }
 
 /// An account row as read (`COLUMNS`).
@@ -31,6 +34,7 @@ pub(crate) struct UserRow {
     created_at: i64,
     is_admin: i64,
     suspended_at: Option<i64>,
+    notify_email: String,
 }
 
 impl From<UserRow> for User {
@@ -45,6 +49,8 @@ impl From<UserRow> for User {
             created_at: row.created_at,
             is_admin: row.is_admin != 0,
             suspended: row.suspended_at.is_some(),
+            // Only this code writes the column; anything else mails nothing.
+            notify_email: NotifyEmail::parse(&row.notify_email).unwrap_or(NotifyEmail::Off),
         }
     }
 }
@@ -53,7 +59,7 @@ impl From<UserRow> for User {
 /// that it reads every column but the lookup keys).
 pub const COLUMNS: &str =
     "id, username, password_hash, email, email_verified, avatar_hash, created_at, \
-     is_admin, suspended_at";
+     is_admin, suspended_at, notify_email";
 
 /// Why a write to `users` failed.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +97,7 @@ pub async fn create(
     let row: Result<UserRow, _> = sqlx::query_as(
         "INSERT INTO users (username, username_key, password_hash, email, email_key, email_verified, created_at, is_admin) \
          VALUES ($1, $2, $3, $4, $5, 0, $6, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END) \
-         RETURNING id, username, password_hash, email, email_verified, avatar_hash, created_at, is_admin, suspended_at",
+         RETURNING id, username, password_hash, email, email_verified, avatar_hash, created_at, is_admin, suspended_at, notify_email",
     )
     .bind(username)
     .bind(key(username))
@@ -209,6 +215,17 @@ pub async fn set_admin(db: &Db, user_id: i64, admin: bool) -> sqlx::Result<bool>
     Ok(done.rows_affected() > 0)
 }
 
+/// Sets which missed messages are mailed; false when there is no such
+/// account.
+pub async fn set_notify_email(db: &Db, user_id: i64, setting: NotifyEmail) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET notify_email = $1 WHERE id = $2")
+        .bind(setting.as_str())
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Every account, oldest first.
 pub async fn list(db: &Db) -> sqlx::Result<Vec<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users ORDER BY id");
@@ -241,6 +258,8 @@ pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
         "DELETE FROM mentions WHERE user_id = $1",
         "DELETE FROM read_markers WHERE user_id = $1",
         "DELETE FROM room_members WHERE user_id = $1",
+        "DELETE FROM missed_mail WHERE user_id = $1",
+        "DELETE FROM unsubscribe_tokens WHERE user_id = $1",
         "UPDATE rooms SET created_by = NULL WHERE created_by = $1",
         "UPDATE messages SET author_id = NULL WHERE author_id = $1",
     ] {

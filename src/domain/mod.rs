@@ -4,6 +4,7 @@ pub mod attachment;
 pub mod avatar;
 pub mod email;
 pub mod message_text;
+pub mod notify_email;
 pub mod password;
 pub mod reaction;
 pub mod room_id;
@@ -12,6 +13,7 @@ pub mod username;
 
 pub use email::Email;
 pub use message_text::MessageText;
+pub use notify_email::NotifyEmail;
 pub use password::Password;
 pub use reaction::Reaction;
 pub use room_id::RoomId;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use templates::Mail;
+pub use templates::{Mail, MissedLinks, Quoted};
 pub use worker::{spawn_worker, Transport};
 
 use crate::db::{self, Db};
@@ -38,13 +38,20 @@ impl Mailer {
 
     /// Stores the mail for delivery; it survives restarts and outages.
     pub async fn send(&self, to: &str, mail: Mail) -> sqlx::Result<()> {
-        db::mail::enqueue(&self.db, to, &mail.subject, &mail.text, &mail.html).await?;
+        let headers = db::mail::header_lines(&mail.headers);
+        db::mail::enqueue(&self.db, mail.outgoing(to, &headers)).await?;
+        self.queued(&mail);
+        Ok(())
+    }
+
+    /// After a mail was queued by other means (inside a transaction of
+    /// the caller's): logs its link in outbox mode and wakes the worker.
+    pub fn queued(&self, mail: &Mail) {
         if self.log_links {
             if let Some(link) = &mail.link {
                 tracing::info!(%link, subject = %mail.subject, "mail queued to the outbox; its link");
             }
         }
         self.wake.notify_one();
-        Ok(())
     }
 }

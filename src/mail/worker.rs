@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::Notify;
 
@@ -68,10 +69,14 @@ fn build(from: &Mailbox, mail: &QueuedMail) -> Result<Message, String> {
         .recipient
         .parse()
         .map_err(|e| format!("recipient: {e}"))?;
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(mail.subject.clone())
+        .subject(mail.subject.clone());
+    for header in extra_headers(&mail.headers)? {
+        builder = builder.raw_header(header);
+    }
+    builder
         .multipart(
             MultiPart::alternative()
                 .singlepart(
@@ -86,6 +91,25 @@ fn build(from: &Mailbox, mail: &QueuedMail) -> Result<Message, String> {
                 ),
         )
         .map_err(|e| e.to_string())
+}
+
+/// The stored `Name: value` lines as headers. Only printable ASCII passes
+/// (nothing can end a header line early or start another).
+fn extra_headers(lines: &str) -> Result<Vec<HeaderValue>, String> {
+    let mut headers = Vec::new();
+    for line in lines.lines().filter(|l| !l.is_empty()) {
+        let (name, value) = line
+            .split_once(": ")
+            .ok_or_else(|| format!("header line without a name: {line:?}"))?;
+        let printable = |text: &str| text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if !printable(value) || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(format!("header {name:?} is not printable ASCII"));
+        }
+        let name = HeaderName::new_from_ascii(name.to_owned())
+            .map_err(|_| format!("header name {name:?} is not valid"))?;
+        headers.push(HeaderValue::new(name, value.to_owned()));
+    }
+    Ok(headers)
 }
 
 /// Backoff after the n-th failed attempt: 1 s, 2 s, 4 s … capped at 10 min.
@@ -153,7 +177,52 @@ async fn deliver(db: &Db, transport: &Transport, from: &Mailbox, mail: &QueuedMa
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::*;
+
+    fn queued(headers: &str) -> QueuedMail {
+        QueuedMail {
+            id: 1,
+            recipient: "bob@example.com".into(),
+            subject: "Subject".into(),
+            body_text: "text".into(),
+            body_html: "<p>html</p>".into(),
+            attempts: 0,
+            headers: headers.into(),
+        }
+    }
+
+    #[test]
+    fn extra_headers_reach_the_message_whole() {
+        let from: Mailbox = "chatroom <noreply@localhost>".parse().unwrap();
+        let url = format!(
+            "http://chat.example.com:8080/unsubscribe/{}",
+            "A".repeat(43)
+        );
+        let lines = format!(
+            "List-Unsubscribe: <{url}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n"
+        );
+        let message = build(&from, &queued(&lines)).unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(
+            raw.contains(&format!("\r\nList-Unsubscribe: <{url}>\r\n")),
+            "{raw}"
+        );
+        assert!(raw.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+        assert!(build(&from, &queued("")).is_ok());
+    }
+
+    #[test]
+    fn header_lines_that_could_inject_are_refused() {
+        let from: Mailbox = "chatroom <noreply@localhost>".parse().unwrap();
+        for bad in [
+            "X-Evil: a\rBcc: x@y",
+            "Bad Name: x",
+            "no separator",
+            "X-Ok: caf\u{e9}",
+        ] {
+            assert!(build(&from, &queued(bad)).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

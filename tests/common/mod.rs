@@ -126,6 +126,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         max_upload: 26_214_400,
         upload_quota: 1_073_741_824,
         unsent_upload_seconds: 3600,
+        missed_mail_delay: 600,
         log_format: LogFormat::Text,
     }
 }
