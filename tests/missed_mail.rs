@@ -975,3 +975,66 @@ async fn an_upgraded_database_mails_nothing_left_unread_before_the_upgrade() {
     assert!(!mails[0].contains("an old direct message"), "{}", mails[0]);
     assert!(!mails[0].contains("an old mention"), "{}", mails[0]);
 }
+
+#[tokio::test]
+async fn a_thread_reply_is_read_by_the_thread_marker_not_the_room_marker() {
+    let Some((app, smtp)) = app_with_mail(DELAY).await else {
+        return;
+    };
+    let alice = rooms::user(&app, "mmthra").await;
+    let bob = verified(&app, &smtp, "mmthrb").await;
+    let carol = verified(&app, &smtp, "mmthrc").await;
+    let room_bob = dm_id(alice.id, bob.id);
+    let room_carol = dm_id(alice.id, carol.id);
+    let root_bob = dm(&app, &alice, &bob, "root for bob").await;
+    let root_carol = dm(&app, &alice, &carol, "root for carol").await;
+    let reply = |room: String, root: &Value, text: &str| {
+        let body = json!({ "text": text, "reply_to": root["id"] });
+        let path = format!("/api/v1/rooms/{room}/messages");
+        let (app, alice) = (&app, &alice);
+        async move {
+            let answer = post(app, alice, &path, body).await;
+            assert_eq!(answer.0, 201, "{}", answer.1);
+            answer.1["message"].clone()
+        }
+    };
+    let reply_bob = reply(room_bob.clone(), &root_bob, "in the thread, bob").await;
+    let reply_carol = reply(room_carol.clone(), &root_carol, "in the thread, carol").await;
+    // Both read their DM past the reply's id (the room marker passes it)…
+    let later_bob = say(&app, &alice, &room_bob, "later, bob").await;
+    let later_carol = say(&app, &alice, &room_carol, "later, carol").await;
+    for (who, room, last) in [
+        (&bob, &room_bob, &later_bob),
+        (&carol, &room_carol, &later_carol),
+    ] {
+        let (status, body) = api(
+            &app,
+            who,
+            Method::PUT,
+            &format!("/api/v1/rooms/{room}/read"),
+            Some(json!({ "last_read_id": last["id"] })),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+    }
+    // …but only bob opens the thread: carol still missed the reply.
+    let (status, body) = api(
+        &app,
+        &bob,
+        Method::PUT,
+        &format!("/api/v1/messages/{}/thread/read", root_bob["id"]),
+        Some(json!({ "last_read_id": reply_bob["id"] })),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let mails = wait_missed(&smtp, &carol, 1).await;
+    assert!(mails[0].contains("in the thread, carol"), "{}", mails[0]);
+    assert!(
+        !mails[0].contains("later, carol"),
+        "read in the room: {}",
+        mails[0]
+    );
+    let _ = reply_carol;
+    tokio::time::sleep(GRACE).await;
+    assert!(missed(&smtp, &bob).is_empty(), "bob read both markers");
+}

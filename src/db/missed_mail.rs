@@ -11,14 +11,16 @@ use super::mail::{self, Outgoing};
 use super::{now_ms, Db};
 
 /// Whether message `m` (an alias of `messages`) is still unread by the
-/// account `u` (an alias of `users`): newer than `u`'s read marker of
-/// `m`'s conversation. This is the one place the mail decides "unread";
-/// whatever marker a message is read by is added here and nowhere else.
-/// Replies that stay in their thread (`m.in_room = false`) are to be read
-/// by the thread marker instead: unread while newer than `u`'s
-/// `thread_follows.last_read_id` of `m`'s thread.
-pub const UNREAD: &str = "m.id > COALESCE((SELECT r.last_read_id FROM read_markers r \
-     WHERE r.user_id = u.id AND r.room = m.room), 0)";
+/// account `u` (an alias of `users`). This is the one place the mail
+/// decides "unread"; whatever marker a message is read by is added here and
+/// nowhere else. A message shown in its room is unread while newer than
+/// `u`'s read marker of that conversation; a reply that stays in its thread
+/// (`in_room = 0`) while newer than `u`'s marker of that thread (reading
+/// the room does not read the threads in it).
+pub const UNREAD: &str = "((m.in_room = 1 AND m.id > COALESCE((SELECT r.last_read_id \
+     FROM read_markers r WHERE r.user_id = u.id AND r.room = m.room), 0)) \
+     OR (m.in_room = 0 AND m.id > COALESCE((SELECT f.last_read_id FROM thread_follows f \
+     WHERE f.user_id = u.id AND f.root_id = m.reply_to), 0)))";
 
 /// Accounts `u` (with `s`, their `missed_mail` row, if any) that get
 /// missed-message mail now: the setting on, a verified address, not

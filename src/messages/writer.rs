@@ -52,7 +52,7 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
         }
     }
     let rows: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
-    let outcome = messages::insert_batch_on(&mut conn, &rows).await;
+    let outcome = messages::insert_batch_on(&mut conn, db.backend, &rows).await;
     drop(rows);
     match outcome {
         Ok(ids) => {
