@@ -31,6 +31,13 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        // The server's background tasks (writer, sweeps, workers) hold the
+        // pool: close it, or every app a test starts keeps its connections
+        // until the test ends (PostgreSQL allows only so many).
+        let pool = self.state.db.pool.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { pool.close().await });
+        }
         if let Some(schema) = self.schema.take() {
             drop_schema(schema);
         }
