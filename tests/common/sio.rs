@@ -78,7 +78,10 @@ pub async fn connect(
     sink.send(Message::text("40"))
         .await
         .map_err(|e| ConnectError::Transport(e.to_string()))?;
-    // Namespace connect answer (pings may come first).
+    // Namespace connect answer (pings may come first). Events of rooms the
+    // server joined the socket to may come before it; like socket.io's
+    // own client, keep them for after the connect.
+    let mut early = Vec::new();
     loop {
         let packet = next_text(&mut stream).await?;
         if packet == "2" {
@@ -93,13 +96,17 @@ pub async fn connect(
             let value = serde_json::from_str(rest).unwrap_or(Value::Null);
             return Err(ConnectError::Refused(value));
         }
-        // Events may arrive right after connect; keep them for later.
+        if let Some(event) = packet.strip_prefix("42").and_then(parse_event) {
+            early.push(event);
+            continue;
+        }
         return Err(ConnectError::Transport(format!(
             "unexpected packet {packet}"
         )));
     }
 
     let shared = Arc::new(Mutex::new(Shared::default()));
+    lock(&shared).events.extend(early);
     let arrived = Arc::new(Notify::new());
     let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
     tokio::spawn(async move {
