@@ -221,13 +221,6 @@ pub async fn thumbnail(db: &Db, id: i64) -> sqlx::Result<Option<Vec<u8>>> {
     Ok(row.and_then(|(data,)| data))
 }
 
-fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Claims the listed uploads for a message being sent: each must be
 /// `uploader_id`'s, of `room`, complete, not sent and not claimed. All or
 /// nothing: returns the claimed rows (in id order), or an empty list when
@@ -247,7 +240,7 @@ pub async fn claim(
     let sql = format!(
         "UPDATE attachments SET claim = $1, claimed_at = $2 WHERE uploader_id = $3 AND room = $4 \
          AND complete = 1 AND message_id IS NULL AND claim IS NULL AND id IN ({})",
-        placeholders(5, ids.len())
+        super::placeholders(5, ids.len())
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(claim)
@@ -300,7 +293,7 @@ pub async fn of_messages(db: &Db, message_ids: &[i64]) -> sqlx::Result<Vec<Store
     }
     let sql = format!(
         "{SELECT} WHERE a.message_id IN ({}) ORDER BY a.id",
-        placeholders(1, message_ids.len())
+        super::placeholders(1, message_ids.len())
     );
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for id in message_ids {

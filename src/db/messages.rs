@@ -169,6 +169,22 @@ pub async fn page(db: &Db, scope: Scope<'_>, page: Page) -> sqlx::Result<Vec<Sto
     Ok(rows)
 }
 
+/// Messages by id (those that exist), in id order.
+pub async fn find_many(db: &Db, ids: &[i64]) -> sqlx::Result<Vec<StoredMessage>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{SELECT} WHERE m.id IN ({}) ORDER BY m.id",
+        super::placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&db.pool).await
+}
+
 /// One message, by id.
 pub async fn find(db: &Db, id: i64) -> sqlx::Result<Option<StoredMessage>> {
     let sql = format!("{SELECT} WHERE m.id = $1");

@@ -51,6 +51,14 @@ pub struct Db {
     pub backend: Backend,
 }
 
+/// `$first, $first+1, …` for `count` bound values (an `IN (…)` list).
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How a transaction that writes begins. SQLite's default (deferred) starts
 /// as a reader and fails at once with "database is locked" when another
 /// connection commits before it writes (the busy timeout does not apply

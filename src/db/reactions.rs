@@ -42,12 +42,11 @@ pub async fn of_messages(db: &Db, message_ids: &[i64]) -> sqlx::Result<Vec<React
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=message_ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT r.message_id, r.emoji, r.user_id, u.username FROM reactions r \
          JOIN users u ON u.id = r.user_id WHERE r.message_id IN ({}) \
          ORDER BY r.created_at, r.user_id",
-        placeholders.join(", ")
+        super::placeholders(1, message_ids.len())
     );
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for id in message_ids {

@@ -111,12 +111,9 @@ pub async fn members_among(db: &Db, room: &str, candidates: &[i64]) -> sqlx::Res
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (2..=candidates.len() + 1)
-        .map(|i| format!("${i}"))
-        .collect();
     let sql = format!(
         "SELECT user_id FROM room_members WHERE room = $1 AND user_id IN ({})",
-        placeholders.join(", ")
+        super::placeholders(2, candidates.len())
     );
     let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(room);
     for id in candidates {

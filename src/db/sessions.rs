@@ -128,7 +128,7 @@ pub async fn keep_alive(db: &Db, ids: &[i64]) -> sqlx::Result<std::collections::
         let sql = format!(
             "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.last_seen_at > $1 AND u.suspended_at IS NULL AND s.id IN ({})",
-            placeholders(2, chunk.len())
+            super::placeholders(2, chunk.len())
         );
         let mut query =
             sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(now - IDLE_LIFETIME_MS);
@@ -144,7 +144,7 @@ pub async fn keep_alive(db: &Db, ids: &[i64]) -> sqlx::Result<std::collections::
         if !found.is_empty() {
             let sql = format!(
                 "UPDATE sessions SET last_seen_at = $1 WHERE last_seen_at < $2 AND id IN ({})",
-                placeholders(3, found.len())
+                super::placeholders(3, found.len())
             );
             let mut touch = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(now)
@@ -157,14 +157,6 @@ pub async fn keep_alive(db: &Db, ids: &[i64]) -> sqlx::Result<std::collections::
         live.extend(found);
     }
     Ok(live)
-}
-
-/// `$first, $first+1, …` for `count` bound values.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Ends one session.

@@ -134,14 +134,13 @@ pub async fn replies_by_author(db: &Db, root_ids: &[i64]) -> sqlx::Result<Vec<Re
     if root_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=root_ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT m.reply_to AS root_id, m.author_id, u.username AS author_username, \
          u.avatar_hash AS author_avatar_hash, COUNT(*) AS replies, MAX(m.id) AS newest_id, \
          MAX(m.created_at) AS newest_at FROM messages m LEFT JOIN users u ON u.id = m.author_id \
          WHERE m.reply_to IN ({}) AND m.deleted_at IS NULL \
          GROUP BY m.reply_to, m.author_id, u.username, u.avatar_hash",
-        placeholders.join(", ")
+        super::placeholders(1, root_ids.len())
     );
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for id in root_ids {

@@ -166,10 +166,9 @@ pub async fn ids_by_keys(db: &Db, keys: &[String]) -> sqlx::Result<Vec<(i64, Str
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, username FROM users WHERE username_key IN ({})",
-        placeholders.join(", ")
+        super::placeholders(1, keys.len())
     );
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for key in keys {

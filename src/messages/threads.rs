@@ -174,12 +174,8 @@ pub async fn followed(state: &AppState, me: i64) -> Result<Vec<FollowedThread>, 
             kept.push(row);
         }
     }
-    let mut roots = Vec::with_capacity(kept.len());
-    for row in &kept {
-        if let Some(root) = db::messages::find(&state.db, row.root_id).await? {
-            roots.push(root);
-        }
-    }
+    let ids: Vec<i64> = kept.iter().map(|row| row.root_id).collect();
+    let roots = db::messages::find_many(&state.db, &ids).await?;
     let views = super::views(state, roots).await?;
     Ok(kept
         .into_iter()
