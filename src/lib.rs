@@ -35,6 +35,7 @@ use axum::routing::get;
 use axum::{middleware, Extension, Router};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use utoipa::OpenApi;
@@ -166,6 +167,9 @@ impl Application {
             SocketLayer::Local(layer) => router.layer(layer),
             SocketLayer::Redis(layer) => router.layer(layer),
         };
+        // Stored files go out as stored (docs/attachments.md).
+        let compression = CompressionLayer::new()
+            .compress_when(DefaultPredicate::new().and(attachments::api::not_a_stored_file));
         let router = router
             .layer(Extension(state.clone()))
             .layer(middleware::from_fn_with_state(
@@ -173,7 +177,7 @@ impl Application {
                 auth::csrf::origin_guard,
             ))
             .layer(RequestBodyDeadlineLayer::new(server::BODY_TIMEOUT))
-            .layer(CompressionLayer::new())
+            .layer(compression)
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 web::security::headers,

@@ -133,10 +133,27 @@ pub async fn thumbnail(
     Ok(with_headers(&attachment, Body::from(bytes), size))
 }
 
+/// Marks a response that is a stored file: it is sent as stored, never
+/// compressed on the way (pictures and most files are compressed already;
+/// gzip would cost a core and drop the `Content-Length`).
+#[derive(Clone, Copy, Debug)]
+pub struct StoredFile;
+
+/// The response compression predicate's part: everything but stored files.
+pub fn not_a_stored_file(
+    _: axum::http::StatusCode,
+    _: axum::http::Version,
+    _: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> bool {
+    extensions.get::<StoredFile>().is_none()
+}
+
 /// Pictures inline with their type; any other file as a download that a
 /// browser will neither sniff, render nor run.
 fn with_headers(attachment: &StoredAttachment, body: Body, size: i64) -> Response {
     let mut response = body.into_response();
+    response.extensions_mut().insert(StoredFile);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
     headers.insert(

@@ -322,7 +322,9 @@ pub async fn readable(
     }
 }
 
-/// The bytes of a readable attachment, chunk by chunk.
+/// The bytes of a readable attachment, chunk by chunk. Fused: a body layer
+/// that polls once more after the end (the gzip encoder does) gets `None`
+/// again, not a panic.
 pub fn bytes(
     state: &AppState,
     attachment: &StoredAttachment,
@@ -340,6 +342,7 @@ pub fn bytes(
             }
         }
     })
+    .fuse()
 }
 
 /// The thumbnail of a readable picture; 404 for other files.
