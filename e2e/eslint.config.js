@@ -40,8 +40,16 @@ export default [
     languageOptions: {
       ecmaVersion: 2024,
       sourceType: "module",
-      // page.evaluate() callbacks run in the page: they may use its document.
-      globals: { ...globals.node, document: "readonly" },
+      // page.evaluate() callbacks run in the page: they may use its document
+      // and the events a person's clipboard and drag and drop would send.
+      globals: {
+        ...globals.node,
+        document: "readonly",
+        window: "readonly",
+        DataTransfer: "readonly",
+        ClipboardEvent: "readonly",
+        DragEvent: "readonly",
+      },
     },
     linterOptions: { reportUnusedDisableDirectives: "error" },
     rules: strict,

@@ -1046,6 +1046,160 @@ test("the Threads view counts unread replies by others and clears them once the 
   await judy.getByRole("button", { name: "Close thread" }).click();
 });
 
+// A PDF small enough to write here: what matters is its name and type.
+const PDF = Buffer.from("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n");
+
+// Pastes a freshly drawn 800 × 500 PNG into the Message box, as a screenshot
+// copied to the clipboard arrives (a File named image.png).
+async function pasteScreenshot(page) {
+  await page.getByLabel("Message").focus();
+  await page.evaluate(async () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 800;
+    canvas.height = 500;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#2a6";
+    ctx.fillRect(0, 0, 800, 500);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(100, 100, 300, 200);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    const data = new DataTransfer();
+    data.items.add(new File([blob], "image.png", { type: "image/png" }));
+    const event = new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
+    document.getElementById("message-input").dispatchEvent(event);
+  });
+}
+
+// Drops `name` with `text` as its content on the conversation, as a file
+// dragged from the desktop does.
+async function dropFile(page, name, text) {
+  await page.evaluate(
+    ({ name, text }) => {
+      const data = new DataTransfer();
+      data.items.add(new File([text], name, { type: "text/plain" }));
+      const target = document.getElementById("messages");
+      for (const type of ["dragenter", "dragover"]) {
+        target.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+      }
+      window.dropZoneShown = !document.getElementById("drop-zone").hidden;
+      target.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    },
+    { name, text },
+  );
+  assert.equal(await page.evaluate(() => window.dropZoneShown), true, "the drop zone shows while dragging");
+}
+
+test("a pasted screenshot shows live as a thumbnail, a PDF as a download card; an outsider gets 404", async () => {
+  const kate = await signedUpOnDiscover("kate");
+  const liam = await signedUpOnDiscover("liam");
+  const mona = await signedUpOnDiscover("mona");
+
+  // kate opens a direct message with liam and says hello; liam opens it.
+  await kate.getByRole("list", { name: "Online" }).getByText("liam").click();
+  await kate.getByRole("dialog", { name: "liam" }).getByRole("button", { name: "Message", exact: true }).click();
+  await chatNamed(kate, "liam");
+  await say(kate, "files coming");
+  await messageLocator(kate, "files coming").waitFor();
+  await liam.locator("#dm-list li", { hasText: "kate" }).locator("button").click();
+  await chatNamed(liam, "kate");
+  await messageLocator(liam, "files coming").waitFor();
+
+  // A screenshot pasted into the box uploads at once and waits in the tray.
+  await pasteScreenshot(kate);
+  const tray = kate.getByRole("list", { name: "Files to send" });
+  const shot = tray.locator('.upload[data-state="done"]');
+  await shot.waitFor();
+  assert.match(await shot.locator(".upload-name").textContent(), /^Pasted image \d{4}-\d\d-\d\d [\d.]+\.png$/);
+  assert.equal(await kate.getByLabel("Message").inputValue(), "", "no text was pasted");
+  await checkA11y(kate, "/discover (a file in the tray)");
+  await kate.getByLabel("Message").press("Enter");
+  await tray.waitFor({ state: "hidden" });
+
+  // liam sees it live: a thumbnail with its space reserved (800 × 500
+  // fitted into 360 × 240) that loads.
+  const thumb = liam.locator(".attachment-thumb");
+  await thumb.waitFor();
+  assert.equal(await thumb.getAttribute("width"), "360");
+  assert.equal(await thumb.getAttribute("height"), "225");
+  assert.match(await thumb.getAttribute("alt"), /^Pasted image /);
+  await liam.waitForFunction(() => document.querySelector(".attachment-thumb")?.naturalWidth > 0);
+  const thumbUrl = await thumb.getAttribute("src");
+  assert.match(thumbUrl, /^\/attachments\/[0-9a-f]{32}\/thumbnail$/);
+
+  // Opened full size in the viewer; Escape closes it and focus comes back.
+  await liam.getByRole("button", { name: /^Pasted image .*picture.*open$/ }).click();
+  const viewer = liam.getByRole("dialog", { name: /^Pasted image / });
+  await viewer.waitFor();
+  await liam.waitForFunction(() => document.querySelector(".picture-viewer-img")?.naturalWidth === 800);
+  assert.match(await viewer.textContent(), /800 × 500/);
+  await checkA11y(liam, "/discover (picture viewer)");
+  await screenshots(liam, "picture-viewer");
+  await liam.keyboard.press("Escape");
+  await viewer.waitFor({ state: "hidden" });
+  assert.equal(await liam.evaluate(() => document.activeElement?.dataset.action), "view-picture");
+
+  // A PDF from the Attach files button, sent with a line of text.
+  const chooser = kate.waitForEvent("filechooser");
+  await kate.getByRole("button", { name: "Attach files" }).click();
+  await (await chooser).setFiles({ name: "Quarterly report.pdf", mimeType: "application/pdf", buffer: PDF });
+  await tray.locator('.upload[data-state="done"]', { hasText: "Quarterly report.pdf" }).waitFor();
+  await say(kate, "the report");
+  const card = liam.getByRole("link", { name: /^Download Quarterly report\.pdf, \d+ bytes$/ });
+  await card.waitFor();
+  assert.match(await card.textContent(), /PDF · \d+ bytes/);
+  await messageLocator(liam, "the report").waitFor();
+  await screenshots(liam, "attachments");
+  const pdfUrl = await card.getAttribute("href");
+  const download = await users.liam.context.request.get(`${server.base}${pdfUrl}`);
+  assert.equal(download.status(), 200);
+  assert.match(download.headers()["content-disposition"], /^attachment;/);
+  assert.deepEqual(Buffer.from(await download.body()), PDF);
+
+  // mona is in neither conversation: both URLs are 404 for her, as for a
+  // signed-out request.
+  for (const url of [thumbUrl, pdfUrl, thumbUrl.replace(/\/thumbnail$/, "")]) {
+    const res = await users.mona.context.request.get(`${server.base}${url}`);
+    assert.equal(res.status(), 404, `mona asked for ${url}`);
+    assert.equal((await res.json()).error.code, "not_found");
+  }
+  assert.equal(await mona.locator(".attachment-thumb, .file-card").count(), 0);
+
+  // Dropping a file on the conversation uploads it as well; Remove takes it
+  // off the tray again.
+  await dropFile(kate, "notes.txt", "some notes");
+  const notes = tray.locator('.upload[data-state="done"]', { hasText: "notes.txt" });
+  await notes.waitFor();
+  assert.equal(await kate.locator("#drop-zone").isHidden(), true);
+  await kate.getByRole("button", { name: "Remove notes.txt" }).click();
+  await tray.waitFor({ state: "hidden" });
+
+  // A slow upload shows its progress and can be cancelled: nothing is sent.
+  const cdp = await users.kate.context.newCDPSession(kate);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false,
+    latency: 20,
+    downloadThroughput: -1,
+    uploadThroughput: 64 * 1024,
+  });
+  const slow = kate.waitForEvent("filechooser");
+  await kate.getByRole("button", { name: "Attach files" }).click();
+  await (await slow).setFiles({ name: "big.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(2 * 1024 * 1024, 7) });
+  const big = tray.locator('.upload[data-state="uploading"]', { hasText: "big.bin" });
+  await big.waitFor();
+  await kate.waitForFunction(() => /Uploading… [1-9]\d* %/.test(document.querySelector(".upload")?.textContent || ""));
+  assert.equal(await kate.locator("#send-button").getAttribute("aria-disabled"), "true", "Send waits for the upload");
+  await screenshots(kate, "upload-progress");
+  await kate.getByRole("button", { name: "Remove big.bin" }).click();
+  await tray.waitFor({ state: "hidden" });
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await say(kate, "never mind the big one");
+  await messageLocator(liam, "never mind the big one").waitFor();
+  const last = liam.locator("li.message", { hasText: "never mind the big one" });
+  assert.equal(await last.locator(".attachments").count(), 0);
+  assert.equal(await liam.locator(".file-card").count(), 1, "only the PDF was ever sent as a file");
+});
+
 test("still no page broke the content security policy or threw", async () => {
   assert.deepEqual(problems, []);
 });

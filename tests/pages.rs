@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{spawn_app, unique_name, TestApp, PASSWORD};
+use common::{spawn_app, spawn_with, unique_name, TestApp, PASSWORD};
 use reqwest::StatusCode;
 
 /// The hidden CSRF token of the first form on a page.
@@ -370,7 +370,7 @@ async fn recovery_pages_render() {
 /// rendered from the code that enforces them.
 #[tokio::test]
 async fn the_chat_page_carries_the_rules_its_scripts_use() {
-    let app = spawn_app().await;
+    let app = spawn_with(|config| config.max_upload = 3 * 1024 * 1024).await;
     let (client, _) = app.register(&unique_name("rules")).await;
     let (status, html) = get_page(&client, &app, "/discover").await;
     assert_eq!(status, 200);
@@ -388,6 +388,9 @@ async fn the_chat_page_carries_the_rules_its_scripts_use() {
     assert_eq!(config["room_name"]["min"], 2);
     assert_eq!(config["room_name"]["max"], 32);
     assert_eq!(config["max_topic_chars"], 200);
+    // The upload limit is the server's setting, not a copy of its default.
+    assert_eq!(config["max_upload"], 3 * 1024 * 1024);
+    assert_eq!(config["max_attachments"], 10);
 }
 
 /// The chat page loads one ES module entry and an inline import map that

@@ -287,7 +287,7 @@ struct DiscoverPage {
 
 /// The chat page's scripts are ES modules: [`crate::web::import_map`] finds
 /// them (every embedded `static/js/chat/*.js`) and builds the import map once.
-async fn discover(SignedIn(current): SignedIn) -> Response {
+async fn discover(State(state): State<AppState>, SignedIn(current): SignedIn) -> Response {
     use crate::domain::{message_text, room_name};
     let modules = crate::web::import_map::chat_modules();
     let page = DiscoverPage {
@@ -298,7 +298,7 @@ async fn discover(SignedIn(current): SignedIn) -> Response {
         sio_v: assets::version("vendor/socket.io/socket.io.min.js"),
         import_map: &modules.import_map,
         entry: &modules.entry,
-        config_json: crate::web::client_config().to_string(),
+        config_json: crate::web::client_config(state.config.max_upload).to_string(),
         max_message_chars: message_text::MAX_CHARS,
         room_name_min: room_name::MIN_NAME,
         room_name_max: room_name::MAX_NAME,

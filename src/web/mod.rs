@@ -17,8 +17,10 @@ use crate::error::AppError;
 
 /// The rules the chat page's scripts need, from the code that enforces
 /// them (never copied into the scripts): rendered once into the page as
-/// `<meta name="chatroom-config" content="…">`.
-pub fn client_config() -> serde_json::Value {
+/// `<meta name="chatroom-config" content="…">`. `max_upload` is the
+/// server's setting (`CHATROOM_MAX_UPLOAD`), so a file too large is refused
+/// before it is sent.
+pub fn client_config(max_upload: u64) -> serde_json::Value {
     use crate::domain::{message_text, reaction, room_name};
     serde_json::json!({
         "max_message_chars": message_text::MAX_CHARS,
@@ -33,6 +35,8 @@ pub fn client_config() -> serde_json::Value {
         "online_list_limit": crate::live::ONLINE_LIST_LIMIT,
         "connect_list_limit": crate::live::CONNECT_LIST_LIMIT,
         "unread_cap": crate::rooms::service::UNREAD_CAP,
+        "max_upload": max_upload,
+        "max_attachments": crate::messages::attach::MAX_ATTACHMENTS,
     })
 }
 

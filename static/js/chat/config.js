@@ -46,5 +46,11 @@ export const CONNECT_LIST_LIMIT = count(config.connect_list_limit, "connect_list
 /** Unread counts are exact up to this; this value means "this many or more". */
 export const UNREAD_CAP = count(config.unread_cap, "unread_cap");
 
+/** The most bytes one attached file may have (CHATROOM_MAX_UPLOAD). */
+export const MAX_UPLOAD = count(config.max_upload, "max_upload");
+
+/** The most files one message may carry. */
+export const MAX_ATTACHMENTS = count(config.max_attachments, "max_attachments");
+
 /** The validation rule for a message, in words. */
 export const MESSAGE_RULE = `A message has 1 to ${MAX_CHARS} characters and no control characters.`;

@@ -13,6 +13,7 @@ import { loadAround, loadLatest } from "./history.js";
 import { closeSearchPanel } from "./search.js";
 import { renderTyping } from "./people.js";
 import { closeDrawers } from "./drawers.js";
+import { renderTray } from "./uploads.js";
 
 // ------------------------------------------------------ conversations
 
@@ -172,6 +173,7 @@ export function openRoom(id, options = {}) {
   typers.clear();
   renderTyping();
   resetList();
+  renderTray();
   renderRooms();
   if (rooms.has(id)) refreshRoomInfo(id);
   else scheduleRoomsRefresh();

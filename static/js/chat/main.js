@@ -15,6 +15,7 @@ import { wide } from "./util.js";
 import "./messages.js";
 import { catchUp, loadLatest } from "./history.js";
 import { flushQueued, updateComposer } from "./sending.js";
+import "./uploads.js";
 import "./message-actions.js";
 import { refreshRooms, renderRooms, setNotice } from "./conversations.js";
 import "./directory.js";

@@ -1,5 +1,5 @@
 // chatroom — the Discover page's chat, actions on a message (reply in
-// thread, react, edit, delete) and keyboard moves between lines, in the open
+// thread, react, edit, delete, open a picture) and keyboard moves between lines, in the open
 // conversation and in the thread panel alike (state.js's views).
 //
 // One of the chat page's ES modules (see state.js). Security rule: text from
@@ -12,6 +12,7 @@ import { ask, button, errorMessage, isMessage, make } from "./util.js";
 import { replaceMessage } from "./messages.js";
 import { loadOlder } from "./history.js";
 import { openThread } from "./threads.js";
+import { openViewer } from "./attachment-view.js";
 
 // ---------------------------------------------------- message actions
 
@@ -97,6 +98,12 @@ function onActionClick(event) {
     case "cancel-delete":
       endConfirm(li, true);
       break;
+    case "view-picture": {
+      const files = Array.isArray(m.attachments) ? m.attachments : [];
+      const picture = files.find((a) => a && String(a.id) === target.dataset.attachment);
+      if (picture) openViewer(picture, target);
+      break;
+    }
     default:
       break;
   }
@@ -244,7 +251,8 @@ function startEdit(li, m, view) {
 
 // Keyboard: arrows move between lines; a line's buttons are tabbable only
 // while focus is inside it.
-const LINE_CONTROLS = ".message-actions button, .reaction, .thread-summary, .thread-note-link";
+const LINE_CONTROLS =
+  ".message-actions button, .reaction, .thread-summary, .thread-note-link, .attachment-picture, .file-card";
 
 function lineRows(view) {
   return [...view.container.querySelectorAll("li.message[data-id] > .message-row")];

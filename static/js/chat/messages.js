@@ -44,6 +44,7 @@ import { settlePendingFor } from "./sending.js";
 import { closePicker } from "./message-actions.js";
 import { otherRoomMessage, pageHidden, renderRooms, scheduleRead, touchRoom } from "./conversations.js";
 import { renderTyping } from "./people.js";
+import { attachmentList, attachmentsOf, summaryText } from "./attachment-view.js";
 
 // ----------------------------------------------------------- messages
 
@@ -192,7 +193,8 @@ export function buildMessage(m, context = "room") {
   const content = make("div", "message-content");
   if (m.deleted) {
     content.append(make("div", "message-body is-deleted", "This message was deleted"));
-  } else {
+  } else if (m.text || m.html || attachmentsOf(m).length === 0) {
+    // (A message of files only has no line of text to show.)
     const formatted = typeof m.html === "string" && m.html !== "";
     const body = make("div", formatted ? "message-body is-formatted" : "message-body");
     if (formatted) appendFormatted(body, m.html);
@@ -201,6 +203,9 @@ export function buildMessage(m, context = "room") {
     if (m.edited_at) appendEdited(content, body, m);
   }
   row.append(content);
+  // Outside the content: an open editor hides the text, not the files.
+  const files = attachmentList(m);
+  if (files) row.append(files);
 
   const reactions = m.deleted ? null : reactionsFor(m);
   if (reactions) row.append(reactions);
@@ -375,7 +380,7 @@ el.form.after(announcer);
 
 export function announce(m) {
   if (!page.loaded) return;
-  announcer.append(make("p", "", `${m.author ? m.author.username : "Deleted user"}: ${m.text}`));
+  announcer.append(make("p", "", `${m.author ? m.author.username : "Deleted user"}: ${summaryText(m)}`));
   while (announcer.childElementCount > 3) announcer.firstElementChild.remove();
 }
 

@@ -7,6 +7,7 @@
 import { el, rooms } from "./state.js";
 import { roomOf } from "./util.js";
 import { openRoom, roomLabel } from "./conversations.js";
+import { summaryText } from "./attachment-view.js";
 
 // ------------------------------------------------------ notifications
 
@@ -34,7 +35,7 @@ export function notifyMention(m) {
   const where = room ? (room.kind === "dm" ? "a direct message" : `#${roomLabel(room)}`) : "a conversation";
   try {
     const note = new Notification(`${m.author ? m.author.username : "Someone"} mentioned you in ${where}`, {
-      body: m.text.slice(0, 160),
+      body: summaryText(m).slice(0, 160),
       tag: `mention-${m.id}`,
     });
     note.addEventListener("click", () => {

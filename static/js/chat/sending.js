@@ -12,6 +12,7 @@ import { addNew, buildMessage, regroup } from "./messages.js";
 import { reloadLatest, scrollToBottom } from "./history.js";
 import { touchRoom } from "./conversations.js";
 import { replySettled } from "./threads.js";
+import { onTrayChange, readyUploads, takeReady, uploadsInFlight } from "./uploads.js";
 
 // ------------------------------------------------------------ sending
 
@@ -90,7 +91,8 @@ export function settlePendingFor(m) {
       entry.room === roomOf(m) &&
       (entry.thread || null) === thread &&
       (entry.state === "sending" || entry.timedOut) &&
-      entry.text === m.text
+      entry.text === m.text &&
+      sameFiles(entry, m)
     ) {
       dropEntry(entry);
       return;
@@ -98,9 +100,17 @@ export function settlePendingFor(m) {
   }
 }
 
+function sameFiles(entry, m) {
+  const ids = Array.isArray(m.attachments) ? m.attachments.map((a) => a && a.id) : [];
+  return ids.length === entry.attachments.length && entry.attachments.every((a, i) => a.id === ids[i]);
+}
+
 function errorText(error) {
   const code = error && error.code;
   if (code === "rate_limited") return "Not sent: you are sending messages too fast. Wait a moment, then retry.";
+  if (code === "validation_failed" && error.fields && error.fields.attachments) {
+    return "Not sent: its files were already sent, or are gone. Attach them again.";
+  }
   if (code === "validation_failed") return `Not sent. ${MESSAGE_RULE}`;
   if (code === "forbidden" || code === "not_found") return "Not sent: you are not a member of this conversation.";
   const text = errorMessage(error, "");
@@ -117,6 +127,7 @@ async function deliver(entry) {
   let ack;
   try {
     const payload = { text: entry.text, room: entry.room, client_id: entry.key };
+    if (entry.attachments.length) payload.attachments = entry.attachments.map((a) => a.id);
     if (entry.thread) {
       payload.reply_to = entry.thread;
       payload.also_in_room = Boolean(entry.alsoInRoom);
@@ -143,14 +154,16 @@ export function flushQueued() {
   }
 }
 
-// Shows `text` as a pending line at the end of `list` and sends it; a reply
-// names its thread's root (`thread`) and whether it also goes to the room.
-export function sendText(list, { text, room, thread = null, alsoInRoom = false }) {
+// Shows `text` (with uploaded `attachments`) as a pending line at the end of
+// `list` and sends it; a reply names its thread's root (`thread`) and
+// whether it also goes to the room.
+export function sendText(list, { text, room, attachments = [], thread = null, alsoInRoom = false }) {
   const key = newClientId();
   const li = buildMessage(
     {
       author: { id: me.id, username: me.username, avatar_url: ownAvatarUrl() },
       text,
+      attachments,
       created_at: new Date().toISOString(),
     },
     thread ? "reply" : "room",
@@ -158,7 +171,7 @@ export function sendText(list, { text, room, thread = null, alsoInRoom = false }
   li.dataset.pending = key;
   list.append(li);
   regroup(li);
-  const entry = { key, room, text, li, state: "sending", timedOut: false, thread, alsoInRoom };
+  const entry = { key, room, text, attachments, li, state: "sending", timedOut: false, thread, alsoInRoom };
   pending.set(key, entry);
   deliver(entry);
   return entry;
@@ -166,9 +179,15 @@ export function sendText(list, { text, room, thread = null, alsoInRoom = false }
 
 function send() {
   const text = el.input.value.trim();
-  if (!text || text.length > MAX_CHARS) return;
+  const room = page.current;
+  if (uploadsInFlight(room) > 0) {
+    el.uploadNote.textContent = "Waiting for uploads… Send again once they are done.";
+    return;
+  }
+  if (text.length > MAX_CHARS) return;
+  if (!text && readyUploads(room).length === 0) return;
   if (!page.reachedEnd) reloadLatest(); // sending from old history: back to the present
-  sendText(el.list, { text, room: page.current });
+  sendText(el.list, { text, room, attachments: takeReady(room) });
   el.input.value = "";
   page.lastTypingSent = 0;
   updateComposer();
@@ -189,9 +208,14 @@ export function updateComposer() {
   el.counter.textContent = length >= NEAR_LIMIT ? `${length} / ${MAX_CHARS}` : "";
   el.counter.classList.toggle("is-near", length >= NEAR_LIMIT && length < MAX_CHARS);
   el.counter.classList.toggle("is-limit", length >= MAX_CHARS);
-  const empty = input.value.trim() === "";
-  el.send.setAttribute("aria-disabled", String(empty || length > MAX_CHARS));
+  const empty = input.value.trim() === "" && readyUploads(page.current).length === 0;
+  const waiting = uploadsInFlight(page.current) > 0;
+  el.send.setAttribute("aria-disabled", String(empty || waiting || length > MAX_CHARS));
+  el.send.title = waiting ? "Waiting for uploads…" : "";
+  el.form.classList.toggle("is-waiting", waiting);
 }
+
+onTrayChange(updateComposer);
 
 el.form.addEventListener("submit", (event) => {
   event.preventDefault();

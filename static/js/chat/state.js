@@ -58,6 +58,12 @@ export const el = {
   input: byId("message-input"),
   counter: byId("char-count"),
   send: byId("send-button"),
+  attach: byId("attach-button"),
+  fileInput: byId("file-input"),
+  uploadTray: byId("upload-tray"),
+  uploadNote: byId("upload-note"),
+  dropZone: byId("drop-zone"),
+  dropWhere: byId("drop-where"),
   chatHash: byId("chat-hash"),
   chatName: byId("chat-name"),
   chatTopic: byId("chat-topic"),
@@ -172,7 +178,7 @@ export const page = {
 // Everything else.
 export const rooms = new Map(); // room id → room (+ unread, mentions, last_read_id)
 export const lastSeen = new Map(); // room id → newest message id this page saw
-export const pending = new Map(); // client_id → {key, room, text, li, state, timedOut, thread?, alsoInRoom?}
+export const pending = new Map(); // client_id → {key, room, text, attachments, li, state, timedOut, thread?, alsoInRoom?}
 export const online = new Map(); // user id → {id, username, avatar_url}
 export const typers = new Map(); // user id → {username, until}
 export const baseTitle = document.title;

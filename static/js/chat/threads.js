@@ -48,6 +48,7 @@ import { announce, avatarFor, buildMessage, regroup } from "./messages.js";
 import { sendText, settlePendingFor } from "./sending.js";
 import { backToChat, roomLabel, showView } from "./conversations.js";
 import { closeDrawers } from "./drawers.js";
+import { summaryText } from "./attachment-view.js";
 
 // ------------------------------------------------------- the open thread
 
@@ -571,7 +572,7 @@ function threadItem(t) {
   line.append(avatarFor(author || null, 24));
   line.append(make("span", "thread-hit-author", author ? author.username : "Deleted user"));
   b.append(head, line);
-  b.append(make("span", "thread-hit-text", t.root.deleted ? "This message was deleted" : excerpt(t.root.text)));
+  b.append(make("span", "thread-hit-text", t.root.deleted ? "This message was deleted" : excerpt(summaryText(t.root))));
   const n = t.root.thread && Number.isInteger(t.root.thread.reply_count) ? t.root.thread.reply_count : 0;
   if (n > 0) b.append(make("span", "thread-hit-meta", `${n} ${n === 1 ? "reply" : "replies"}`));
   li.append(b);

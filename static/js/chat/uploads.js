@@ -1,0 +1,357 @@
+// chatroom — the Discover page's chat, files on their way into a message:
+// the composer's "Attach files" button, dropping and pasting files, the tray
+// of uploads with their progress, and cancelling (docs/attachments.md, "On
+// the page").
+//
+// One of the chat page's ES modules (see state.js). Security rule: text from
+// the server is only ever put into the page as text (textContent,
+// Node.append(string)); never as HTML.
+
+import { MAX_ATTACHMENTS, MAX_UPLOAD } from "./config.js";
+import { el, page } from "./state.js";
+import { button, make } from "./util.js";
+import { fileIcon, formatBytes, isAttachment } from "./attachment-view.js";
+
+const AT_ONCE = 3; // uploads running at the same time; the others wait
+
+// room id → the files of that conversation's tray, in the order added:
+// {key, room, file, name, size, state: waiting | uploading | done | failed,
+//  sent, total, xhr, attachment, error, li}
+const trays = new Map();
+let nextKey = 1;
+let running = 0;
+let onChange = () => {};
+
+/** `listener` runs whenever what the tray holds changes (sending.js). */
+export function onTrayChange(listener) {
+  onChange = listener;
+}
+
+function trayOf(room) {
+  let tray = trays.get(room);
+  if (!tray) {
+    tray = [];
+    trays.set(room, tray);
+  }
+  return tray;
+}
+
+/** The uploaded attachments of `room`'s tray, ready to be sent. */
+export function readyUploads(room) {
+  return (trays.get(room) || []).filter((item) => item.state === "done").map((item) => item.attachment);
+}
+
+/** Files of `room`'s tray still uploading or waiting to. */
+export function uploadsInFlight(room) {
+  return (trays.get(room) || []).filter((item) => item.state === "waiting" || item.state === "uploading").length;
+}
+
+/** Takes the uploaded files off `room`'s tray (they are being sent). */
+export function takeReady(room) {
+  const tray = trays.get(room) || [];
+  const taken = tray.filter((item) => item.state === "done");
+  trays.set(
+    room,
+    tray.filter((item) => item.state !== "done"),
+  );
+  for (const item of taken) item.li.remove();
+  renderTray();
+  return taken.map((item) => item.attachment);
+}
+
+// ---------------------------------------------------------------- tray
+
+function setNote(text) {
+  if (el.uploadNote.textContent !== text) el.uploadNote.textContent = text;
+}
+
+function itemLine(item) {
+  const li = make("li", "upload");
+  li.dataset.upload = String(item.key);
+  const preview = make("span", "upload-preview");
+  preview.append(fileIcon());
+  const text = make("span", "upload-text");
+  const name = make("span", "upload-name", item.name);
+  const meta = make("span", "upload-meta");
+  const bar = make("progress", "upload-progress");
+  bar.max = 100;
+  bar.value = 0;
+  bar.setAttribute("aria-label", `Uploading ${item.name}`);
+  text.append(name, meta, bar);
+  const remove = button("", "button button-ghost upload-remove");
+  remove.setAttribute("aria-label", `Remove ${item.name}`);
+  remove.title = "Remove";
+  remove.append(make("span", "upload-remove-x", "×"));
+  remove.firstChild.setAttribute("aria-hidden", "true");
+  remove.addEventListener("click", () => removeItem(item));
+  li.append(preview, text, remove);
+  return li;
+}
+
+function renderItem(item) {
+  const li = item.li;
+  li.dataset.state = item.state;
+  const meta = li.querySelector(".upload-meta");
+  const bar = li.querySelector(".upload-progress");
+  let text;
+  if (item.state === "waiting") text = "Waiting…";
+  else if (item.state === "uploading") {
+    const percent = item.total > 0 ? Math.floor((item.sent / item.total) * 100) : 0;
+    text = `Uploading… ${percent} %`;
+    bar.value = percent;
+  } else if (item.state === "done") text = formatBytes(item.attachment.size);
+  else text = item.error;
+  bar.hidden = item.state !== "uploading";
+  if (meta.textContent !== text) meta.textContent = text;
+  if (item.state === "done" && typeof item.attachment.thumbnail_url === "string") {
+    const preview = li.querySelector(".upload-preview");
+    if (!preview.querySelector("img")) {
+      const img = make("img", "upload-thumb");
+      img.alt = "";
+      img.width = 40;
+      img.height = 40;
+      img.src = item.attachment.thumbnail_url;
+      preview.replaceChildren(img);
+    }
+  }
+}
+
+/** Shows the open conversation's tray (after a switch, or a change). */
+export function renderTray() {
+  const tray = trays.get(page.current) || [];
+  const lines = tray.map((item) => item.li);
+  const shown = [...el.uploadTray.children];
+  if (lines.length !== shown.length || lines.some((li, i) => shown[i] !== li)) {
+    el.uploadTray.replaceChildren(...lines);
+  }
+  el.uploadTray.hidden = lines.length === 0;
+  if (lines.length === 0) setNote("");
+  onChange();
+}
+
+function removeItem(item) {
+  const tray = trays.get(item.room) || [];
+  trays.set(
+    item.room,
+    tray.filter((other) => other !== item),
+  );
+  if (item.state === "uploading" && item.xhr) item.xhr.abort(); // the server keeps nothing of it
+  if (item.state === "waiting" || item.state === "uploading") item.state = "failed";
+  item.li.remove();
+  setNote(`${item.name} removed.`);
+  renderTray();
+  el.input.focus({ preventScroll: true });
+}
+
+// ------------------------------------------------------------ uploading
+
+function retryAfterText(xhr) {
+  const seconds = Number(xhr.getResponseHeader("retry-after"));
+  if (!Number.isFinite(seconds) || seconds <= 0) return "in a few minutes";
+  if (seconds < 90) return `in ${Math.ceil(seconds)} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return `in ${minutes} minutes`;
+}
+
+function failureText(xhr) {
+  const error = xhr.response && xhr.response.error ? xhr.response.error : {};
+  switch (xhr.status) {
+    case 413:
+      return error.code === "quota_exceeded"
+        ? "You have used your upload quota. Delete some of your files to make room."
+        : `Larger than ${formatBytes(MAX_UPLOAD)}, the most one file may be.`;
+    case 422:
+      return "This file cannot be read: it is empty, or a damaged picture.";
+    case 429:
+      return `You are uploading too fast. Try again ${retryAfterText(xhr)}.`;
+    case 403:
+    case 404:
+      return "You cannot share files in this conversation.";
+    case 503:
+      return "The server is busy. Remove the file and try again.";
+    default:
+      return "The upload did not finish. Remove the file and try again.";
+  }
+}
+
+function finish(item) {
+  running -= 1;
+  item.xhr = null;
+  pump();
+}
+
+function start(item) {
+  running += 1;
+  item.state = "uploading";
+  item.sent = 0;
+  item.total = item.size;
+  const xhr = new XMLHttpRequest();
+  item.xhr = xhr;
+  xhr.open("POST", `/api/v1/rooms/${encodeURIComponent(item.room)}/attachments`);
+  xhr.responseType = "json";
+  xhr.setRequestHeader("accept", "application/json");
+  xhr.upload.addEventListener("progress", (event) => {
+    if (item.state !== "uploading") return;
+    item.sent = event.loaded;
+    if (event.lengthComputable) item.total = event.total;
+    renderItem(item);
+  });
+  xhr.addEventListener("load", () => {
+    finish(item);
+    if (item.state !== "uploading") return; // removed meanwhile
+    if (xhr.status === 401) {
+      window.location.assign("/login");
+      return;
+    }
+    const attachment = xhr.status === 201 && xhr.response ? xhr.response.attachment : null;
+    if (isAttachment(attachment)) {
+      item.state = "done";
+      item.attachment = attachment;
+    } else {
+      item.state = "failed";
+      item.error = failureText(xhr);
+      setNote(`${item.name}: ${item.error}`);
+    }
+    renderItem(item);
+    onChange();
+  });
+  const broken = () => {
+    finish(item);
+    if (item.state !== "uploading") return;
+    item.state = "failed";
+    item.error = "The upload was interrupted. Remove the file and try again.";
+    setNote(`${item.name}: ${item.error}`);
+    renderItem(item);
+    onChange();
+  };
+  xhr.addEventListener("error", broken);
+  xhr.addEventListener("timeout", broken);
+  xhr.addEventListener("abort", () => finish(item));
+  const form = new FormData();
+  form.append("file", item.file, item.name);
+  xhr.send(form);
+  renderItem(item);
+}
+
+function pump() {
+  for (const tray of trays.values()) {
+    for (const item of tray) {
+      if (running >= AT_ONCE) return;
+      if (item.state === "waiting") start(item);
+    }
+  }
+}
+
+// A screenshot pasted from the clipboard arrives as "image.png".
+function pastedName(file) {
+  const generic = /^image\.(png|jpe?g|gif|webp)$/i.exec(file.name || "");
+  if (!generic && file.name) return file.name;
+  const now = new Date();
+  const two = (n) => String(n).padStart(2, "0");
+  const date = `${now.getFullYear()}-${two(now.getMonth() + 1)}-${two(now.getDate())}`;
+  const time = `${two(now.getHours())}.${two(now.getMinutes())}.${two(now.getSeconds())}`;
+  const extension = generic ? generic[1].toLowerCase() : (file.type.split("/")[1] || "png").replace(/[^a-z0-9]/g, "");
+  return `Pasted image ${date} ${time}.${extension}`;
+}
+
+/** Adds `files` to the open conversation's tray and starts uploading them. */
+export function addFiles(files, { pasted = false } = {}) {
+  const room = page.current;
+  const tray = trayOf(room);
+  let roomLeft = MAX_ATTACHMENTS - tray.filter((item) => item.state !== "failed").length;
+  let leftOut = 0;
+  for (const file of files) {
+    if (!(file instanceof File)) continue;
+    if (roomLeft <= 0) {
+      leftOut += 1;
+      continue;
+    }
+    roomLeft -= 1;
+    const name = pasted ? pastedName(file) : file.name || "file";
+    const item = { key: nextKey++, room, file, name, size: file.size, state: "waiting", sent: 0, total: file.size };
+    item.li = itemLine(item);
+    if (file.size > MAX_UPLOAD) {
+      item.state = "failed";
+      item.error = `Larger than ${formatBytes(MAX_UPLOAD)}, the most one file may be.`;
+    } else if (file.size === 0) {
+      item.state = "failed";
+      item.error = "This file is empty.";
+    }
+    tray.push(item);
+    renderItem(item);
+  }
+  if (leftOut > 0) {
+    setNote(
+      `A message carries at most ${MAX_ATTACHMENTS} files: ${leftOut} ${leftOut === 1 ? "was" : "were"} left out.`,
+    );
+  }
+  renderTray();
+  pump();
+}
+
+// ------------------------------------------------------------- sources
+
+el.attach.addEventListener("click", () => el.fileInput.click());
+
+el.fileInput.addEventListener("change", () => {
+  addFiles([...el.fileInput.files]);
+  el.fileInput.value = "";
+  el.input.focus({ preventScroll: true });
+});
+
+// Pasted files (a screenshot, files copied in a file manager) are uploaded;
+// pasted text stays text. A file manager also offers the file's name as
+// text: that is not text to keep.
+el.input.addEventListener("paste", (event) => {
+  const data = event.clipboardData;
+  const files = data ? [...data.files] : [];
+  if (files.length === 0) return;
+  const text = data.getData("text/plain");
+  if (text.trim() && !files.some((file) => file.name === text.trim())) return;
+  event.preventDefault();
+  addFiles(files, { pasted: true });
+});
+
+const carriesFiles = (event) => Boolean(event.dataTransfer) && [...event.dataTransfer.types].includes("Files");
+
+function showDropZone(shown) {
+  if (shown) {
+    el.dropWhere.textContent = `${el.chatHash.textContent}${el.chatName.textContent}`;
+  }
+  el.dropZone.hidden = !shown;
+  el.chat.classList.toggle("is-dropping", shown);
+}
+
+el.chat.addEventListener("dragenter", (event) => {
+  if (!carriesFiles(event) || page.view !== "chat") return;
+  event.preventDefault();
+  showDropZone(true);
+});
+
+el.chat.addEventListener("dragover", (event) => {
+  if (!carriesFiles(event) || page.view !== "chat") return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = "copy";
+  showDropZone(true);
+});
+
+el.chat.addEventListener("dragleave", (event) => {
+  if (event.relatedTarget && el.chat.contains(event.relatedTarget)) return;
+  showDropZone(false);
+});
+
+el.chat.addEventListener("drop", (event) => {
+  if (!carriesFiles(event)) return;
+  event.preventDefault();
+  showDropZone(false);
+  if (page.view !== "chat") return;
+  addFiles([...event.dataTransfer.files]);
+  el.input.focus({ preventScroll: true });
+});
+
+// A file dropped anywhere else must not replace the page with itself.
+for (const type of ["dragover", "drop"]) {
+  window.addEventListener(type, (event) => {
+    if (carriesFiles(event) && !el.chat.contains(event.target)) event.preventDefault();
+  });
+}
