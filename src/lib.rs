@@ -317,7 +317,7 @@ pub async fn headless(config: Config) -> Result<AppState, StartError> {
     Ok(connect(config, false).await?.0)
 }
 
-/// Periodic clean-up: expired sessions.
+/// Periodic clean-up: expired sessions and login devices.
 fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -327,6 +327,11 @@ fn spawn_housekeeping(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "session clean-up failed"),
+            }
+            match db::devices::purge_expired(&state.db).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "unused login devices removed"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "login device clean-up failed"),
             }
         }
     });

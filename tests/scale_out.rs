@@ -439,6 +439,73 @@ async fn concurrent_failed_logins_on_two_instances_pass_the_limit_exactly() {
     assert_eq!((checked, limited), (20, 40), "{statuses:?}");
 }
 
+/// A trusted device's own limit is counted in Redis too: on an account
+/// locked for untrusted browsers, sixty wrong logins with its device cookie,
+/// half on each instance, get exactly the device's twenty; then the
+/// device is no longer trusted on either instance.
+#[tokio::test]
+async fn a_devices_failures_are_counted_across_instances() {
+    let Some(c) = cluster().await else { return };
+    let name = unique_name("device");
+    let home = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 9, 1]))
+        .build()
+        .unwrap();
+    let registered =
+        c.a.post_json(
+            &home,
+            "/api/v1/auth/register",
+            json!({"username": name, "password": PASSWORD}),
+        )
+        .await;
+    let device = registered
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("chatroom_device="))
+        .and_then(|v| v.split(';').next())
+        .expect("a device cookie")
+        .to_owned();
+    for i in 0..20u8 {
+        let app = if i % 2 == 0 { &c.a } else { &c.b };
+        let attacker = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 9, 10 + i]))
+            .build()
+            .unwrap();
+        let r = app
+            .post_json(
+                &attacker,
+                "/api/v1/auth/login",
+                json!({"username": name, "password": "nope nope nope"}),
+            )
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+    let login = |app: &TestApp, password: &'static str| {
+        let request = home
+            .post(app.url("/api/v1/auth/login"))
+            .header("cookie", &device)
+            .json(&json!({"username": name, "password": password}));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        login(&c.b, PASSWORD).await,
+        200,
+        "the owner's browser signs in"
+    );
+    let statuses = futures_util::future::join_all(
+        (0..60).map(|i| login(if i % 2 == 0 { &c.a } else { &c.b }, "nope nope nope")),
+    )
+    .await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, limited), (20, 40), "{statuses:?}");
+    for app in [&c.a, &c.b] {
+        assert_eq!(login(app, PASSWORD).await, 429);
+    }
+}
+
 #[tokio::test]
 async fn redis_outage_degrades_health_and_service_resumes() {
     let Some(mut c) = cluster().await else { return };

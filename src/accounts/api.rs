@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{profile, recovery, service};
+use crate::auth::device;
 use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
 use crate::db::{rfc3339, tokens, users};
 use crate::domain::avatar::MAX_UPLOAD_BYTES;
@@ -76,7 +77,7 @@ struct RegisterBody {
         BodyErrors,
         RateLimited,
         (status = 201, description = "Created and signed in", body = UserEnvelope<PublicUser>,
-            headers(("Set-Cookie" = String, description = "chatroom_session=…"))),
+            headers(("Set-Cookie" = String, description = "chatroom_session=…, and chatroom_device=… (this browser becomes a trusted device of the account)"))),
         (status = 409, description = "`username_taken` or `email_taken`", body = ErrorBody),
     )
 )]
@@ -86,18 +87,22 @@ async fn register(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> AppResult<Response> {
-    let user = service::register(
+    let service::SignedIn {
+        user,
+        device_cookie,
+    } = service::register(
         &state,
         ip,
         &body.username,
         &body.password,
         body.email.as_deref(),
+        &device::tokens(&headers),
     )
     .await?;
     let (_, cookie) = session::start(&state, &headers, user.id).await?;
     Ok((
         StatusCode::CREATED,
-        [(SET_COOKIE, cookie)],
+        AppendHeaders([(SET_COOKIE, cookie), (SET_COOKIE, device_cookie)]),
         Json(UserEnvelope {
             user: PublicUser::from(&user),
         }),
@@ -121,7 +126,7 @@ struct LoginBody {
         BodyErrors,
         RateLimited,
         (status = 200, description = "Signed in", body = UserEnvelope<PublicUser>,
-            headers(("Set-Cookie" = String, description = "chatroom_session=…"))),
+            headers(("Set-Cookie" = String, description = "chatroom_session=…, and chatroom_device=… (this browser becomes a trusted device of the account)"))),
         (status = 401, description = "Wrong username or password (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "A request from another site (`csrf_rejected`), or a suspended account (`account_suspended`)", body = ErrorBody),
     )
@@ -132,10 +137,20 @@ async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> AppResult<Response> {
-    let user = service::login(&state, ip, &body.username, &body.password).await?;
+    let service::SignedIn {
+        user,
+        device_cookie,
+    } = service::login(
+        &state,
+        ip,
+        &body.username,
+        &body.password,
+        &device::tokens(&headers),
+    )
+    .await?;
     let (_, cookie) = session::start(&state, &headers, user.id).await?;
     Ok((
-        [(SET_COOKIE, cookie)],
+        AppendHeaders([(SET_COOKIE, cookie), (SET_COOKIE, device_cookie)]),
         Json(UserEnvelope {
             user: PublicUser::from(&user),
         }),

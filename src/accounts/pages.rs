@@ -4,6 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use super::service;
 use crate::auth::csrf::form_token;
+use crate::auth::device;
 use crate::auth::session::{self, clear_cookie, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -103,12 +105,13 @@ async fn login_submit(
     headers: HeaderMap,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
-    let result = match service::login(&state, ip, &form.username, &form.password).await {
-        Ok(user) => session::start(&state, &headers, user.id).await,
+    let devices = device::tokens(&headers);
+    let result = match service::login(&state, ip, &form.username, &form.password, &devices).await {
+        Ok(signed_in) => signed_in_response(&state, &headers, signed_in).await,
         Err(err) => Err(err),
     };
     match result {
-        Ok((_, cookie)) => see_other("/discover", Some(cookie)),
+        Ok(response) => response,
         Err(err) => {
             let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
             let form_error = match &err {
@@ -128,6 +131,21 @@ async fn login_submit(
             render(form_status(&err), page, cookie)
         }
     }
+}
+
+/// To the chat with a new session, the browser remembered as a trusted
+/// device of the account.
+async fn signed_in_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    signed_in: service::SignedIn,
+) -> Result<Response, AppError> {
+    let (_, cookie) = session::start(state, headers, signed_in.user.id).await?;
+    let mut response = see_other("/discover", Some(cookie));
+    response
+        .headers_mut()
+        .append(SET_COOKIE, signed_in.device_cookie);
+    Ok(response)
 }
 
 #[derive(Template, WebTemplate, Default)]
@@ -190,14 +208,15 @@ async fn register_submit(
         &form.username,
         &form.password,
         Some(&form.email),
+        &device::tokens(&headers),
     )
     .await;
     let result = match outcome {
-        Ok(user) => session::start(&state, &headers, user.id).await,
+        Ok(signed_in) => signed_in_response(&state, &headers, signed_in).await,
         Err(err) => Err(err),
     };
     match result {
-        Ok((_, cookie)) => see_other("/discover", Some(cookie)),
+        Ok(response) => response,
         Err(err) => {
             let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
             let mut page = RegisterPage {

@@ -7,7 +7,7 @@ use crate::auth::CurrentUser;
 use crate::db::sessions::{self, Session};
 use crate::db::tokens::{self, TokenKind};
 use crate::db::users::{self, User};
-use crate::db::{avatars, missed_mail};
+use crate::db::{avatars, devices, missed_mail};
 use crate::domain::avatar::{process_avatar, AvatarError};
 use crate::domain::{Email, NotifyEmail, Password};
 use crate::error::AppError;
@@ -54,7 +54,8 @@ pub async fn change_password(
 }
 
 /// Stores the hash, ends sessions other than `keep`, revokes every mailed
-/// link (reset and verification alike) and tells the verified address.
+/// link (reset and verification alike) and every trusted login device,
+/// and tells the verified address.
 pub async fn set_password(
     state: &AppState,
     user: &User,
@@ -65,6 +66,7 @@ pub async fn set_password(
     users::set_password_hash(&state.db, user.id, &hash).await?;
     let ended = super::sessions::end_all(state, user.id, keep).await?;
     tokens::revoke_all(&state.db, user.id).await?;
+    devices::revoke_all(&state.db, user.id).await?;
     if let (Some(email), true) = (&user.email, user.email_verified) {
         state
             .mailer

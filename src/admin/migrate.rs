@@ -58,6 +58,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "login_devices",
+        &[
+            ("id", Kind::Int),
+            ("token_hash", Kind::Text),
+            ("user_id", Kind::Int),
+            ("created_at", Kind::Int),
+            ("last_used_at", Kind::Int),
+        ],
+    ),
+    (
         "tokens",
         &[
             ("id", Kind::Int),

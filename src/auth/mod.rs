@@ -1,7 +1,8 @@
 //! Authentication pieces shared by every feature: password hashing, secrets,
-//! sessions, CSRF and rate limits.
+//! sessions, device cookies, CSRF and rate limits.
 
 pub mod csrf;
+pub mod device;
 pub mod password;
 pub mod rate_limit;
 pub mod secret;

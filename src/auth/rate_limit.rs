@@ -256,6 +256,9 @@ pub struct RateLimits {
     pub login_failures_ip: SharedLimiter,
     /// Failed logins per account, from any address.
     pub login_failures_account: SharedLimiter,
+    /// Failed logins per trusted device (a `chatroom_device` token of the
+    /// account), which are judged by this limit alone.
+    pub login_failures_device: SharedLimiter,
     /// Registrations per client address.
     pub register_ip: SharedLimiter,
     /// Recovery requests per client address.
@@ -280,6 +283,12 @@ impl RateLimits {
             login_failures_ip: SharedLimiter::new("login_ip", login_limit, quarter, cluster),
             login_failures_account: SharedLimiter::new(
                 "login_account",
+                login_limit,
+                quarter,
+                cluster,
+            ),
+            login_failures_device: SharedLimiter::new(
+                "login_device",
                 login_limit,
                 quarter,
                 cluster,

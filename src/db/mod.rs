@@ -3,6 +3,7 @@
 
 pub mod attachments;
 pub mod avatars;
+pub mod devices;
 pub mod mail;
 pub mod messages;
 pub mod missed_mail;

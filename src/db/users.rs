@@ -244,13 +244,14 @@ pub async fn set_suspended(db: &Db, user_id: i64, suspended: bool) -> sqlx::Resu
     Ok(done.rows_affected() > 0)
 }
 
-/// Removes the account; sessions, tokens, avatar and uploads go with it,
+/// Removes the account; sessions, login devices, tokens, avatar and uploads go with it,
 /// messages stay with no author.
 pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
     let mut tx = db.begin_write().await?;
     // Explicit deletes keep this correct even where foreign keys are off.
     for sql in [
         "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM login_devices WHERE user_id = $1",
         "DELETE FROM tokens WHERE user_id = $1",
         "DELETE FROM avatars WHERE user_id = $1",
         "DELETE FROM reactions WHERE user_id = $1",
