@@ -624,6 +624,7 @@ test("leaving a room removes it from the list and stops its messages", async () 
   await openConversation(erin, "rust-fans");
   await erin.getByRole("button", { name: "Leave room" }).click();
   await chatNamed(erin, "Global room");
+  await erin.locator("#chat-notice", { hasText: "You left #rust-fans." }).waitFor();
   await conversation(erin, "rust-fans").waitFor({ state: "detached" });
   await openConversation(dave, "rust-fans");
   await say(dave, "after erin left");
@@ -1199,6 +1200,71 @@ test("a pasted screenshot shows live as a thumbnail, a PDF as a download card; a
   assert.equal(await last.locator(".attachments").count(), 0);
   assert.equal(await liam.locator(".file-card").count(), 1, "only the PDF was ever sent as a file");
 });
+
+// Whether `inner` lies wholly inside `outer` on screen.
+async function inside(page, inner, outer) {
+  const a = await page.locator(inner).last().boundingBox();
+  const b = await page.locator(outer).boundingBox();
+  return a.y >= b.y - 1 && a.y + a.height <= b.y + b.height + 1 && a.x >= b.x - 1 && a.x + a.width <= b.x + b.width + 1;
+}
+
+// Opens a conversation by the name shown in the list (a DM's id is not known here).
+async function openNamed(page, name) {
+  await page.locator("#rooms-nav li[data-room] button", { hasText: name }).first().click();
+  await chatNamed(page, name);
+}
+
+test("a draft stays with its conversation, across switches and a reload, and never goes elsewhere", async () => {
+  const kate = users.kate.page;
+  const box = kate.getByLabel("Message");
+  await chatNamed(kate, "liam");
+  await box.fill("just for liam");
+  await openNamed(kate, "Global room");
+  assert.equal(await box.inputValue(), "", "the DM's draft did not follow into the global room");
+  await box.fill("for everyone, later");
+  await openNamed(kate, "liam");
+  assert.equal(await box.inputValue(), "just for liam");
+  await kate.reload();
+  await connected(kate);
+  await openNamed(kate, "Global room");
+  assert.equal(await box.inputValue(), "for everyone, later", "kept across a reload");
+  await openNamed(kate, "liam");
+  assert.equal(await box.inputValue(), "just for liam", "kept across a reload");
+  await box.press("Enter");
+  await messageLocator(users.liam.page, "just for liam").waitFor();
+  await openNamed(kate, "Global room");
+  await openNamed(kate, "liam");
+  assert.equal(await box.inputValue(), "", "a sent draft is gone");
+  assert.equal(await messageLocator(users.liam.page, "for everyone, later").count(), 0);
+});
+
+for (const [label, viewport] of [
+  ["desktop", { width: 1280, height: 800 }],
+  ["phone", { width: 390, height: 844 }],
+]) {
+  test(`on a ${label}, the last line's editor and reaction picker open in view`, async () => {
+    const kate = users.kate.page;
+    await kate.setViewportSize(viewport);
+    await chatNamed(kate, "liam");
+    for (let i = 1; i <= 12; i += 1) await say(kate, `${label} line ${i}`);
+    const last = kate.locator("li.message[data-id]", { hasText: `${label} line 12` });
+    await last.waitFor();
+    await last.locator(".message-row").hover();
+    await last.getByRole("button", { name: "Edit" }).click();
+    await last.getByRole("button", { name: "Save" }).waitFor();
+    assert.ok(await inside(kate, "li.message.is-editing .editor-row", "#messages"), "Save and Cancel are in view");
+    await kate.keyboard.press("Escape");
+    await last.locator(".message-editor").waitFor({ state: "detached" });
+    await last.locator(".message-row").hover();
+    await last.getByRole("button", { name: "React" }).click();
+    const picker = last.getByRole("group", { name: "Choose a reaction" });
+    await picker.waitFor();
+    assert.ok(await inside(kate, ".reaction-picker", "#messages"), "the picker is not clipped");
+    await kate.keyboard.press("Escape");
+    await picker.waitFor({ state: "detached" });
+    await kate.setViewportSize({ width: 1280, height: 800 });
+  });
+}
 
 test("still no page broke the content security policy or threw", async () => {
   assert.deepEqual(problems, []);

@@ -14,6 +14,8 @@ import { closeSearchPanel } from "./search.js";
 import { renderTyping } from "./people.js";
 import { closeDrawers } from "./drawers.js";
 import { renderTray } from "./uploads.js";
+import { loadDraft, saveDraft } from "./drafts.js";
+import { updateComposer } from "./sending.js";
 
 // ------------------------------------------------------ conversations
 
@@ -158,7 +160,9 @@ export function setNotice(text) {
   if (el.notice.textContent !== text) el.notice.textContent = text;
 }
 
-// Opens a conversation in the chat view; `around` opens it at a message.
+// Opens a conversation in the chat view; `around` opens it at a message,
+// `notice` says something about why (it stays until the next switch). The
+// Message box shows the new conversation's own draft.
 export function openRoom(id, options = {}) {
   const around = options.around;
   closeDrawers();
@@ -167,13 +171,18 @@ export function openRoom(id, options = {}) {
     if (wide()) el.input.focus({ preventScroll: true });
     return;
   }
-  if (id !== page.current) setNotice("");
+  if (id !== page.current) {
+    saveDraft(page.current, el.input.value);
+    el.input.value = loadDraft(id);
+  }
+  setNotice(options.notice || "");
   page.current = id;
   page.lastTypingSent = 0;
   typers.clear();
   renderTyping();
   resetList();
   renderTray();
+  updateComposer();
   renderRooms();
   if (rooms.has(id)) refreshRoomInfo(id);
   else scheduleRoomsRefresh();
@@ -219,8 +228,7 @@ export async function refreshRooms() {
   rooms.clear();
   for (const [id, room] of next) rooms.set(id, room);
   if (!rooms.has(page.current)) {
-    setNotice("You are no longer in that conversation.");
-    openRoom(GLOBAL);
+    openRoom(GLOBAL, { notice: "You are no longer in that conversation." });
     return;
   }
   renderRooms();
@@ -241,8 +249,7 @@ socket.on("room_left", (payload) => {
   rooms.delete(id);
   localChanges += 1;
   if (id === page.current) {
-    setNotice(`You left #${label}.`);
-    openRoom(GLOBAL);
+    openRoom(GLOBAL, { notice: `You left #${label}.` });
   } else {
     renderRooms();
   }
@@ -260,8 +267,7 @@ el.leave.addEventListener("click", async () => {
   }
   rooms.delete(room.id);
   localChanges += 1;
-  setNotice(`You left #${roomLabel(room)}.`);
-  openRoom(GLOBAL);
+  openRoom(GLOBAL, { notice: `You left #${roomLabel(room)}.` });
 });
 
 // ------------------------------------------------------- read markers

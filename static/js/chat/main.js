@@ -16,6 +16,7 @@ import "./messages.js";
 import { catchUp, loadLatest } from "./history.js";
 import { flushQueued, updateComposer } from "./sending.js";
 import "./uploads.js";
+import { loadDraft } from "./drafts.js";
 import "./message-actions.js";
 import { refreshRooms, renderRooms, setNotice } from "./conversations.js";
 import "./directory.js";
@@ -92,6 +93,7 @@ window.addEventListener("online", () => {
 // -------------------------------------------------------------- start
 
 socket.connect();
+el.input.value = loadDraft(page.current);
 updateComposer();
 renderRooms();
 renderNotifyButton();

@@ -160,7 +160,12 @@ function togglePicker(li, anchor) {
   li.classList.add("has-picker");
   anchor.setAttribute("aria-expanded", "true");
   page.picker = { node, li, anchor };
-  node.firstElementChild.focus();
+  // Below the line unless that is past the list's bottom edge (the last
+  // lines): then above it.
+  const room = viewOf(li).scroller.getBoundingClientRect();
+  if (node.getBoundingClientRect().bottom > room.bottom) node.classList.add("is-above");
+  node.firstElementChild.focus({ preventScroll: true });
+  node.scrollIntoView({ block: "nearest" });
 }
 
 export function closePicker(refocus) {
@@ -195,8 +200,11 @@ function startEdit(li, m, view) {
   form.append(area, row);
   content.hidden = true;
   content.after(form);
-  area.focus();
+  // The whole editor in view, its Save and Cancel included (the last
+  // line's editor would open below the visible list).
+  area.focus({ preventScroll: true });
   area.setSelectionRange(area.value.length, area.value.length);
+  form.scrollIntoView({ block: "nearest" });
 
   const close = () => {
     form.remove();

@@ -13,6 +13,7 @@ import { reloadLatest, scrollToBottom } from "./history.js";
 import { touchRoom } from "./conversations.js";
 import { replySettled } from "./threads.js";
 import { onTrayChange, readyUploads, takeReady, uploadsInFlight } from "./uploads.js";
+import { saveDraft } from "./drafts.js";
 
 // ------------------------------------------------------------ sending
 
@@ -189,6 +190,7 @@ function send() {
   if (!page.reachedEnd) reloadLatest(); // sending from old history: back to the present
   sendText(el.list, { text, room, attachments: takeReady(room) });
   el.input.value = "";
+  saveDraft(room, "");
   page.lastTypingSent = 0;
   updateComposer();
   scrollToBottom();
@@ -232,6 +234,7 @@ el.input.addEventListener("keydown", (event) => {
 
 el.input.addEventListener("input", () => {
   updateComposer();
+  saveDraft(page.current, el.input.value);
   const now = Date.now();
   if (socket.connected && el.input.value.trim() && now - page.lastTypingSent >= TYPING_SEND_EVERY_MS) {
     page.lastTypingSent = now;
