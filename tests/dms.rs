@@ -219,6 +219,84 @@ async fn a_dm_with_a_deleted_account_shows_deleted_user() {
     assert_eq!(listed["name"], "Deleted user");
 }
 
+/// A DM whose other participant deleted their account keeps its history
+/// but takes no new messages, over REST and the socket alike (the rule is
+/// the service's), nor files; reading and read markers still work.
+#[tokio::test]
+async fn a_dm_with_a_deleted_account_is_read_only() {
+    let app = spawn_app().await;
+    let alice = user(&app, "alice").await;
+    let bob = user(&app, "bob").await;
+    let dm = open_dm(&app, &alice, &bob.name).await;
+    let dm = dm["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/rooms/{dm}/messages");
+    let (status, sent) = post(&app, &alice, &path, json!({"text": "still there?"})).await;
+    assert_eq!(status, 201, "{sent}");
+    let gone = api(
+        &app,
+        &bob,
+        Method::DELETE,
+        "/api/v1/me",
+        Some(json!({"current_password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(gone.0, 204, "{}", gone.1);
+
+    let refused = post(&app, &alice, &path, json!({"text": "hello?"})).await;
+    assert_error(&refused, 403, "forbidden", "posting over REST");
+    assert_eq!(
+        refused.1["error"]["message"],
+        "This account was deleted. You can still read this conversation, but not send to it."
+    );
+    let mut socket = connect(&app, &alice).await;
+    let ack = socket
+        .call("message", json!({ "text": "hello?", "room": dm }))
+        .await;
+    assert_ack_error(&ack, "forbidden", "posting over the socket");
+    assert_eq!(ack["error"]["message"], refused.1["error"]["message"]);
+    let reply = post(
+        &app,
+        &alice,
+        &path,
+        json!({"text": "a reply", "reply_to": id_of(&sent["message"])}),
+    )
+    .await;
+    assert_error(&reply, 403, "forbidden", "a reply in a thread");
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"notes".to_vec())
+            .file_name("notes.txt")
+            .mime_str("text/plain")
+            .unwrap(),
+    );
+    let upload = alice
+        .http
+        .post(app.url(&format!("/api/v1/rooms/{dm}/attachments")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 403, "uploading a file");
+
+    let (status, history) = get(&app, &alice, &path).await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(message_ids(&history), vec![id_of(&sent["message"])]);
+    assert_eq!(history["messages"][0]["author"]["id"], alice.id);
+    let read = api(
+        &app,
+        &alice,
+        Method::PUT,
+        &format!("/api/v1/rooms/{dm}/read"),
+        Some(json!({ "last_read_id": id_of(&sent["message"]) })),
+    )
+    .await;
+    assert_eq!(read.0, 204, "{}", read.1);
+    // Other DMs are not affected.
+    let carol = user(&app, "carol").await;
+    let other = open_dm(&app, &alice, &carol.name).await;
+    send(&mut socket, other["id"].as_str().unwrap(), "hi carol").await;
+}
+
 /// Every REST route that touches a room or one of its messages, for an
 /// outsider; each answer must match `expected`.
 async fn outsider_rest_answers(

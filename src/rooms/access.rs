@@ -37,10 +37,24 @@ pub async fn may_read(db: &Db, user_id: i64, room: &RoomId) -> Result<(), AppErr
     }
 }
 
-/// Checks that `user_id` may post, edit their messages, react and mark
-/// read in `room`: whoever may read it.
+/// What posting to a DM whose other participant deleted their account is
+/// answered (403 `forbidden`); its history stays readable.
+pub const PEER_DELETED: &str =
+    "This account was deleted. You can still read this conversation, but not send to it.";
+
+/// Checks that `user_id` may post new messages (and files, and typing
+/// notices) in `room`: whoever may read it — except in a DM whose other
+/// participant deleted their account, which stays readable but takes no
+/// new messages (403 [`PEER_DELETED`]). Edits, deletes, reactions and read
+/// markers ask [`may_read`].
 pub async fn may_write(db: &Db, user_id: i64, room: &RoomId) -> Result<(), AppError> {
-    may_read(db, user_id, room).await
+    may_read(db, user_id, room).await?;
+    if let Some(peer) = room.dm_peer(user_id) {
+        if users::find_by_id(db, peer).await?.is_none() {
+            return Err(AppError::Forbidden(PEER_DELETED));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `user_id` may remove other people's messages in `room`. Today
