@@ -347,12 +347,11 @@ async fn recovery_pages_render() {
         .await
         .unwrap()
         .contains("If an account has this verified address"));
-    let (status, html) = get_page(&client, &app, "/reset-password?token=bogus").await;
-    assert_eq!(status, 200);
+    let (_, forgot) = get_page(&client, &app, "/forgot-password").await;
     let response = client
         .post(app.url("/reset-password"))
         .form(&[
-            ("csrf_token", csrf_of(&html).as_str()),
+            ("csrf_token", csrf_of(&forgot).as_str()),
             ("token", "bogus"),
             ("new_password", "ocean maple ribbon thunder"),
         ])
@@ -360,7 +359,9 @@ async fn recovery_pages_render() {
         .await
         .unwrap();
     assert_eq!(response.status(), 422);
-    assert!(response.text().await.unwrap().contains("invalid"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("This link no longer works"), "{html}");
+    assert!(!html.contains("name=\"new_password\""));
     let (status, html) = get_page(&client, &app, "/verify-email?token=bogus").await;
     assert_eq!(status, 422);
     assert!(html.contains("does not work"));
@@ -515,4 +516,69 @@ async fn a_stale_form_is_refused_with_a_way_back() {
     // Nothing happened: the account and its password are as they were.
     let me = client.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(me.status(), 200);
+}
+
+/// A reset link is checked when it is opened: only one that still works
+/// shows the form; an unknown, used or expired one says so, offers a new
+/// link and shows no form.
+#[tokio::test]
+async fn a_used_or_expired_reset_link_says_so_instead_of_showing_the_form() {
+    let app = spawn_app().await;
+    let name = unique_name("forgetful");
+    app.register(&name).await;
+    let user = chatroom::db::users::find_by_username(&app.state.db, &name)
+        .await
+        .unwrap()
+        .unwrap();
+    let link = chatroom::accounts::recovery::issue_reset_link(&app.state, &user)
+        .await
+        .unwrap();
+    let path = &link[app.base.len()..];
+    let client = app.browser();
+
+    let (status, html) = get_page(&client, &app, path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Choose a new password"));
+    assert!(html.contains("name=\"new_password\""));
+    let response = client
+        .post(app.url("/reset-password"))
+        .form(&[
+            ("csrf_token", csrf_of(&html).as_str()),
+            ("token", link.split("token=").nth(1).unwrap()),
+            ("new_password", "ocean maple ribbon thunder"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "the link works once");
+
+    let no_longer_works = |status: StatusCode, html: &str, what: &str| {
+        assert_eq!(status, 422, "{what}");
+        assert!(html.contains("This link no longer works"), "{what}: {html}");
+        assert!(html.contains("was already used, has expired"), "{what}");
+        assert!(html.contains("href=\"/forgot-password\""), "{what}");
+        assert!(html.contains("Ask for a new link"), "{what}");
+        assert!(!html.contains("<form"), "{what}: no form");
+        assert!(!html.contains("name=\"new_password\""), "{what}");
+    };
+    let (status, html) = get_page(&client, &app, path).await;
+    no_longer_works(status, &html, "a used link");
+    let (status, html) = get_page(&client, &app, "/reset-password?token=bogus").await;
+    no_longer_works(status, &html, "an unknown link");
+    let (status, html) = get_page(&client, &app, "/reset-password").await;
+    no_longer_works(status, &html, "no token");
+
+    let user = chatroom::db::users::find_by_username(&app.state.db, &name)
+        .await
+        .unwrap()
+        .unwrap();
+    let link = chatroom::accounts::recovery::issue_reset_link(&app.state, &user)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tokens SET expires_at = 1 WHERE used_at IS NULL")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (status, html) = get_page(&client, &app, &link[app.base.len()..]).await;
+    no_longer_works(status, &html, "an expired link");
 }

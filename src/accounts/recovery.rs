@@ -12,7 +12,7 @@ use crate::mail::Mail;
 use crate::state::AppState;
 
 /// Reset links stay valid this long.
-const RESET_LIFETIME_MS: i64 = 30 * 60 * 1000;
+pub const RESET_LIFETIME_MS: i64 = 30 * 60 * 1000;
 
 /// Handles "I forgot my password": rate-limited per address and per email;
 /// the lookup and the mail happen in the background so the answer takes the
@@ -65,6 +65,23 @@ pub async fn issue_reset_link(state: &AppState, user: &User) -> Result<String, A
         "{}/reset-password?token={token}",
         state.config.public_base()
     ))
+}
+
+/// Whether a reset link can still be used (unknown, used and expired ones
+/// cannot), without using it: the page asks before it shows its form.
+pub async fn check_reset_token(state: &AppState, token: &str) -> Result<(), AppError> {
+    let invalid = || AppError::field("token", "is invalid, used or expired");
+    if token.is_empty() || token.len() > 128 {
+        return Err(invalid());
+    }
+    let hash = secret::hash_token(token);
+    let found = tokens::peek(&state.db, TokenKind::PasswordReset, &hash)
+        .await?
+        .ok_or_else(invalid)?;
+    users::find_by_id(&state.db, found.user_id)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok(())
 }
 
 /// Uses a reset token once: sets the password and ends every session.

@@ -5,14 +5,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
 use super::{profile, recovery};
 use crate::auth::csrf::form_token;
-use crate::auth::session::MaybeUser;
+use crate::auth::session::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::extract::ClientIp;
@@ -110,6 +110,21 @@ struct ResetPage {
     token_ok: bool,
     password_error: String,
     form_error: String,
+    /// How long a reset link works, for the page that says it no longer does.
+    link_minutes: i64,
+}
+
+impl ResetPage {
+    fn new(user: Option<&CurrentUser>, csrf_token: String, token: String) -> Self {
+        ResetPage {
+            layout: Layout::new("Reset password", "login", user),
+            csrf_token,
+            token,
+            token_ok: true,
+            link_minutes: recovery::RESET_LIFETIME_MS / 60_000,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -120,6 +135,9 @@ struct TokenQuery {
 
 const BAD_LINK: &str = "This link is invalid, was already used or has expired.";
 
+/// The form to choose a new password — only for a link that still works;
+/// an unknown, used or expired one gets a page saying so, with a link to
+/// ask for a new one, and no form.
 async fn reset_page(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -127,20 +145,17 @@ async fn reset_page(
     Query(query): Query<TokenQuery>,
 ) -> Response {
     let (csrf_token, cookie) = form_token(user.as_ref(), &headers, state.config.cookies_secure());
-    let token_ok = !query.token.is_empty() && query.token.len() <= 128;
-    let page = ResetPage {
-        layout: Layout::new("Reset password", "login", user.as_ref()),
-        csrf_token,
-        token: query.token,
-        token_ok,
-        form_error: if token_ok {
-            String::new()
-        } else {
-            BAD_LINK.into()
-        },
-        ..Default::default()
+    let mut page = ResetPage::new(user.as_ref(), csrf_token, query.token);
+    let status = match recovery::check_reset_token(&state, &page.token).await {
+        Ok(()) => StatusCode::OK,
+        Err(AppError::Validation(_)) => {
+            page.token_ok = false;
+            page.token.clear();
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(err) => return err.into_response(),
     };
-    render(StatusCode::OK, page, cookie)
+    render(status, page, cookie)
 }
 
 #[derive(Deserialize)]
@@ -176,17 +191,11 @@ async fn reset_submit(
         Err(err) => {
             let (csrf_token, cookie) =
                 form_token(user.as_ref(), &headers, state.config.cookies_secure());
-            let mut page = ResetPage {
-                layout: Layout::new("Reset password", "login", user.as_ref()),
-                csrf_token,
-                token: form.token,
-                token_ok: true,
-                ..Default::default()
-            };
+            let mut page = ResetPage::new(user.as_ref(), csrf_token, form.token);
             match &err {
                 AppError::Validation(fields) if fields.contains_key("token") => {
                     page.token_ok = false;
-                    page.form_error = BAD_LINK.into();
+                    page.token.clear();
                 }
                 AppError::Validation(fields) => {
                     page.password_error = fields
