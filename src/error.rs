@@ -38,15 +38,19 @@ pub enum AppError {
     UsernameTaken,
     #[error("that email address is already in use")]
     EmailTaken,
-    #[error("the request body is too large")]
+    #[error("This is larger than the server accepts.")]
     TooLarge,
+    /// Past a known size limit: said in human units ("The photo is larger
+    /// than 5 MiB."). `what` starts the sentence.
+    #[error("{what} is larger than {}.", human_bytes(*.limit))]
+    TooLargeThan { what: &'static str, limit: u64 },
     #[error("this upload would exceed your storage quota")]
     QuotaExceeded,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("some fields are not valid")]
     Validation(FieldErrors),
-    #[error("too many requests; try again later")]
+    #[error("Too many attempts. Try again {}.", human_wait(*.retry_after))]
     RateLimited { retry_after: Duration },
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
@@ -79,7 +83,9 @@ impl AppError {
             AppError::MessageDeleted => (StatusCode::CONFLICT, "message_deleted"),
             AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
             AppError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
-            AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            AppError::TooLarge | AppError::TooLargeThan { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+            }
             AppError::QuotaExceeded => (StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded"),
             AppError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -186,3 +192,76 @@ impl IntoResponse for AppError {
 
 /// Result alias for handlers.
 pub type AppResult<T> = Result<T, AppError>;
+
+/// When to try again, as a person says it: "in 15 minutes", "in 1 minute",
+/// "in 30 seconds", "in 2 hours" (rounded up, so it is never too early).
+/// Every message that speaks a `Retry-After` uses this.
+pub fn human_wait(wait: Duration) -> String {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let (n, unit) = if secs < 60 {
+        (secs, "second")
+    } else if secs < 3600 {
+        (secs.div_ceil(60), "minute")
+    } else {
+        (secs.div_ceil(3600), "hour")
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    format!("in {n} {unit}{plural}")
+}
+
+/// A size in the units people read: "25 MiB", "64 KiB", "1.5 GiB", "900 bytes".
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            let value = bytes as f64 / size as f64;
+            let text = format!("{value:.1}");
+            let text = text.strip_suffix(".0").unwrap_or(&text);
+            return format!("{text} {unit}");
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_said_in_human_units_rounded_up() {
+        let s = Duration::from_secs;
+        assert_eq!(human_wait(s(891)), "in 15 minutes");
+        assert_eq!(human_wait(s(900)), "in 15 minutes");
+        assert_eq!(human_wait(s(61)), "in 2 minutes");
+        assert_eq!(human_wait(s(60)), "in 1 minute");
+        assert_eq!(human_wait(s(30)), "in 30 seconds");
+        assert_eq!(human_wait(s(1)), "in 1 second");
+        assert_eq!(human_wait(Duration::from_millis(200)), "in 1 second");
+        assert_eq!(human_wait(Duration::from_millis(1500)), "in 2 seconds");
+        assert_eq!(human_wait(s(3600)), "in 1 hour");
+        assert_eq!(human_wait(s(5400)), "in 2 hours");
+        let limited = AppError::RateLimited {
+            retry_after: s(891),
+        };
+        assert_eq!(
+            limited.to_string(),
+            "Too many attempts. Try again in 15 minutes."
+        );
+    }
+
+    #[test]
+    fn sizes_are_said_in_binary_units() {
+        assert_eq!(human_bytes(26_214_400), "25 MiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5 MiB");
+        assert_eq!(human_bytes(64 * 1024), "64 KiB");
+        assert_eq!(human_bytes(1_073_741_824), "1 GiB");
+        assert_eq!(human_bytes(1_610_612_736), "1.5 GiB");
+        assert_eq!(human_bytes(900), "900 bytes");
+        let too_large = AppError::TooLargeThan {
+            what: "The file",
+            limit: 26_214_400,
+        };
+        assert_eq!(too_large.to_string(), "The file is larger than 25 MiB.");
+    }
+}

@@ -402,7 +402,10 @@ async fn set_notifications(
 pub async fn read_photo(mut multipart: Multipart) -> AppResult<Bytes> {
     let multipart_error = |err: axum::extract::multipart::MultipartError| {
         if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::TooLarge
+            AppError::TooLargeThan {
+                what: "The photo",
+                limit: crate::domain::avatar::MAX_UPLOAD_BYTES as u64,
+            }
         } else {
             AppError::BadRequest(format!("malformed multipart body: {}", err.body_text()))
         }
@@ -411,15 +414,18 @@ pub async fn read_photo(mut multipart: Multipart) -> AppResult<Bytes> {
         if field.name() == Some("photo") {
             let bytes = field.bytes().await.map_err(multipart_error)?;
             if bytes.is_empty() {
-                return Err(AppError::field("photo", "choose an image file"));
+                return Err(AppError::field("photo", "Choose an image file."));
             }
             if bytes.len() > MAX_UPLOAD_BYTES {
-                return Err(AppError::TooLarge);
+                return Err(AppError::TooLargeThan {
+                    what: "The photo",
+                    limit: MAX_UPLOAD_BYTES as u64,
+                });
             }
             return Ok(bytes);
         }
     }
-    Err(AppError::field("photo", "choose an image file"))
+    Err(AppError::field("photo", "Choose an image file."))
 }
 
 async fn own_user(state: &AppState, user: &users::User) -> AppResult<Json<UserEnvelope<OwnUser>>> {

@@ -20,7 +20,7 @@ use crate::state::AppState;
 use crate::web::assets;
 use crate::web::extract::ClientIp;
 use crate::web::pages::{
-    field_label, form_error_text, form_status, render, see_other, CsrfForm, FormToken, Layout,
+    field_sentence, form_error_text, form_status, render, see_other, CsrfForm, FormToken, Layout,
     SignedIn,
 };
 
@@ -48,6 +48,8 @@ struct LoginPage {
     layout: Layout,
     csrf_token: String,
     username: String,
+    username_error: String,
+    password_error: String,
     form_error: String,
     notice: String,
 }
@@ -72,6 +74,8 @@ async fn login_page(
         layout: Layout::new("Log in", "login", None),
         csrf_token,
         username: String::new(),
+        username_error: String::new(),
+        password_error: String::new(),
         form_error: String::new(),
         notice: match query.done.as_str() {
             "deleted" => "Your account was deleted.",
@@ -114,20 +118,35 @@ async fn login_submit(
         Ok(response) => response,
         Err(err) => {
             let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
-            let form_error = match &err {
-                AppError::InvalidCredentials => "Wrong username or password.".to_owned(),
-                AppError::AccountSuspended => {
-                    "This account is suspended. Contact an administrator.".to_owned()
-                }
-                other => form_error_text(other),
-            };
-            let page = LoginPage {
+            let mut page = LoginPage {
                 layout: Layout::new("Log in", "login", None),
                 csrf_token,
                 username: form.username,
-                form_error,
+                username_error: String::new(),
+                password_error: String::new(),
+                form_error: String::new(),
                 notice: String::new(),
             };
+            match &err {
+                AppError::Validation(fields) => {
+                    for (field, reason) in fields {
+                        let text = field_sentence(field, reason);
+                        match field.as_str() {
+                            "username" => page.username_error = text,
+                            "password" => page.password_error = text,
+                            _ => page.form_error = text,
+                        }
+                    }
+                }
+                AppError::InvalidCredentials => {
+                    page.form_error = "Wrong username or password.".to_owned()
+                }
+                AppError::AccountSuspended => {
+                    page.form_error =
+                        "This account is suspended. Contact an administrator.".to_owned()
+                }
+                other => page.form_error = form_error_text(other),
+            }
             render(form_status(&err), page, cookie)
         }
     }
@@ -229,7 +248,7 @@ async fn register_submit(
             match &err {
                 AppError::Validation(fields) => {
                     for (field, reason) in fields {
-                        let text = format!("{} {reason}.", field_label(field));
+                        let text = field_sentence(field, reason);
                         match field.as_str() {
                             "username" => page.username_error = text,
                             "password" => page.password_error = text,

@@ -35,7 +35,7 @@ pub async fn confirm_password(
     } else {
         Err(AppError::field(
             "current_password",
-            "does not match your password",
+            "That is not your current password.",
         ))
     }
 }
@@ -192,7 +192,10 @@ pub async fn set_avatar(
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("avatar task: {e}")))?
         .map_err(|err| match err {
-            AvatarError::TooLarge => AppError::TooLarge,
+            AvatarError::TooLarge => AppError::TooLargeThan {
+                what: "The photo",
+                limit: crate::domain::avatar::MAX_UPLOAD_BYTES as u64,
+            },
             AvatarError::UnsupportedFormat => AppError::UnsupportedMediaType(err.to_string()),
             AvatarError::Undecodable | AvatarError::TooManyPixels => {
                 AppError::field("photo", err.to_string())

@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::views::avatar_url;
 use crate::web::pages::{
-    field_label, form_error_text, render, see_other, CsrfForm, FormToken, Layout, SignedIn,
+    field_sentence, form_error_text, render, see_other, CsrfForm, FormToken, Layout, SignedIn,
     STALE_FORM,
 };
 
@@ -163,6 +163,7 @@ async fn failed(
                 AppError::Validation(_)
                 | AppError::EmailTaken
                 | AppError::TooLarge
+                | AppError::TooLargeThan { .. }
                 | AppError::UnsupportedMediaType(_) => place(&mut page, &err),
                 other => page.form_error = form_error_text(other),
             }
@@ -176,7 +177,7 @@ fn field_text(err: &AppError, field: &str) -> String {
     match err {
         AppError::Validation(fields) => fields
             .get(field)
-            .map(|reason| format!("{} {reason}.", field_label(field)))
+            .map(|reason| field_sentence(field, reason))
             .unwrap_or_default(),
         other => format!("{other}."),
     }
@@ -234,7 +235,10 @@ async fn read_token_and_photo(mut multipart: Multipart) -> Result<(String, Bytes
     let mut token = String::new();
     let malformed = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::TooLarge
+            AppError::TooLargeThan {
+                what: "The photo",
+                limit: crate::domain::avatar::MAX_UPLOAD_BYTES as u64,
+            }
         } else {
             AppError::BadRequest("malformed form".into())
         }
@@ -253,17 +257,20 @@ async fn read_token_and_photo(mut multipart: Multipart) -> Result<(String, Bytes
             Some("photo") => {
                 let bytes = field.bytes().await.map_err(malformed)?;
                 if bytes.is_empty() {
-                    return Err(AppError::field("photo", "choose an image file"));
+                    return Err(AppError::field("photo", "Choose an image file."));
                 }
                 if bytes.len() > crate::domain::avatar::MAX_UPLOAD_BYTES {
-                    return Err(AppError::TooLarge);
+                    return Err(AppError::TooLargeThan {
+                        what: "The photo",
+                        limit: crate::domain::avatar::MAX_UPLOAD_BYTES as u64,
+                    });
                 }
                 return Ok((token, bytes));
             }
             _ => {}
         }
     }
-    Err(AppError::field("photo", "choose an image file"))
+    Err(AppError::field("photo", "Choose an image file."))
 }
 
 async fn remove_photo(

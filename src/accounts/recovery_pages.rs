@@ -16,7 +16,9 @@ use crate::auth::session::{CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::extract::ClientIp;
-use crate::web::pages::{form_error_text, render, see_other, CsrfForm, FormToken, Layout};
+use crate::web::pages::{
+    field_sentence, form_error_text, render, see_other, CsrfForm, FormToken, Layout,
+};
 
 /// The recovery routes.
 pub fn router() -> Router<AppState> {
@@ -90,7 +92,7 @@ async fn forgot_submit(
                 AppError::Validation(fields) => {
                     page.email_error = fields
                         .get("email")
-                        .map(|r| format!("Email {r}."))
+                        .map(|r| field_sentence("email", r))
                         .unwrap_or_default()
                 }
                 other => page.form_error = form_error_text(other),
@@ -200,7 +202,7 @@ async fn reset_submit(
                 AppError::Validation(fields) => {
                     page.password_error = fields
                         .get("new_password")
-                        .map(|r| format!("Password {r}."))
+                        .map(|r| field_sentence("new_password", r))
                         .unwrap_or_default()
                 }
                 other => page.form_error = form_error_text(other),

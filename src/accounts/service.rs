@@ -129,6 +129,20 @@ pub async fn login(
     device_tokens: &[String],
 ) -> Result<SignedIn, AppError> {
     let login = login.trim();
+    // An empty field is a slip, not a guess: say which, count nothing.
+    let mut missing = FieldErrors::new();
+    if login.is_empty() {
+        missing.insert(
+            "username".into(),
+            "Enter your username or email address.".into(),
+        );
+    }
+    if password.is_empty() {
+        missing.insert("password".into(), "Enter your password.".into());
+    }
+    if !missing.is_empty() {
+        return Err(AppError::Validation(missing));
+    }
     let ip_key = ip.to_string();
     // Text that names no account is not looked up (a NUL byte would not
     // even reach PostgreSQL).

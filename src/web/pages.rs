@@ -77,10 +77,7 @@ pub const STALE_FORM: &str = "This form expired. Please try again.";
 /// A human message for errors that are not about one field.
 pub fn form_error_text(err: &AppError) -> String {
     match err {
-        AppError::RateLimited { retry_after } => format!(
-            "Too many attempts. Try again in {} seconds.",
-            retry_after.as_secs().max(1)
-        ),
+        AppError::RateLimited { .. } => err.to_string(),
         AppError::Internal(_) | AppError::Unavailable(_) => {
             "Something went wrong on our side. Please try again.".into()
         }
@@ -91,6 +88,22 @@ pub fn form_error_text(err: &AppError) -> String {
 /// The status a failed form is answered with.
 pub fn form_status(err: &AppError) -> StatusCode {
     err.status_and_code().0
+}
+
+/// The sentence shown next to a field for a 422 reason: a reason written
+/// as a sentence already ("That is not your current password.") is shown
+/// as it is; a short one ("must be 8 to 256 characters") follows the
+/// field's label.
+pub fn field_sentence(field: &str, reason: &str) -> String {
+    if reason.starts_with(|c: char| c.is_uppercase()) {
+        if reason.ends_with(['.', '?', '!']) {
+            reason.to_owned()
+        } else {
+            format!("{reason}.")
+        }
+    } else {
+        format!("{} {reason}.", field_label(field))
+    }
 }
 
 /// The visible name of a form field, for error sentences.
