@@ -2,9 +2,11 @@
 # A 10-second fan-out against chatroom (50 listeners, 5 senders, 50 msg/s),
 # then a 15-second one with a listener that stops reading; fails on any
 # lost, refused, duplicated or reordered message, or if the stalled
-# listener keeps its connection or cannot catch up; then a short rolling
-# restart of two instances behind nginx (SMALL=1 bench/rolling.sh) that must
-# lose no acknowledged message. CI runs it.
+# listener keeps its connection or cannot catch up; then small concurrent
+# attachment uploads and downloads (SMALL=1 bench/attachments.sh) that must
+# all succeed and arrive whole; then a short rolling restart of two instances
+# behind nginx (SMALL=1 bench/rolling.sh) that must lose no acknowledged
+# message. CI runs it.
 source "$(dirname "$0")/common.sh"
 build
 start_chatroom 60
@@ -12,6 +14,8 @@ loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" smoke
 # A listener that stops reading is cut and catches up; nobody else loses one.
 loadgen --base "$CHATROOM_BASE" --cookies "$COOKIES" slow --listeners 20 --senders 2 --rate 400 --secs 15 --check
 stop_chatroom 2>/dev/null || true
+# 4 accounts upload 2 MiB each at once, then all download one of the files.
+SMALL=1 bash "$(dirname "$0")/attachments.sh" | tail -n 1
 # Two instances behind nginx, each restarted in turn: nothing acknowledged is lost.
 SMALL=1 bash "$(dirname "$0")/rolling.sh" rolling | tail -n 4
-echo "bench smoke: 3 passed, 0 failed"
+echo "bench smoke: 4 passed, 0 failed"
