@@ -14,29 +14,29 @@ pub type FieldErrors = BTreeMap<String, String>;
 /// Every failure a request can end in.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("the request body is not valid JSON: {0}")]
+    #[error("The request body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("{0}")]
     BadRequest(String),
-    #[error("sign in first")]
+    #[error("Sign in first.")]
     Unauthenticated,
-    #[error("wrong username or password")]
+    #[error("Wrong username or password.")]
     InvalidCredentials,
-    #[error("this request did not come from this site")]
+    #[error("This request did not come from this site. Reload the page and try again.")]
     CsrfRejected,
     #[error("{0}")]
     Forbidden(&'static str),
-    #[error("this account is suspended")]
+    #[error("This account is suspended. Contact an administrator.")]
     AccountSuspended,
-    #[error("not found")]
+    #[error("Not found.")]
     NotFound,
-    #[error("a room with that name already exists")]
+    #[error("A room with that name already exists. Choose another name.")]
     RoomNameTaken,
-    #[error("this message was deleted")]
+    #[error("This message was deleted.")]
     MessageDeleted,
-    #[error("that username is already taken")]
+    #[error("That username is already taken. Choose another one.")]
     UsernameTaken,
-    #[error("that email address is already in use")]
+    #[error("That email address is already in use by another account.")]
     EmailTaken,
     #[error("This is larger than the server accepts.")]
     TooLarge,
@@ -44,19 +44,19 @@ pub enum AppError {
     /// than 5 MiB."). `what` starts the sentence.
     #[error("{what} is larger than {}.", human_bytes(*.limit))]
     TooLargeThan { what: &'static str, limit: u64 },
-    #[error("this upload would exceed your storage quota")]
+    #[error("This file would go past your storage quota. Delete messages with files you no longer need, or send a smaller file.")]
     QuotaExceeded,
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("some fields are not valid")]
+    #[error("Some fields need another look.")]
     Validation(FieldErrors),
     #[error("Too many attempts. Try again {}.", human_wait(*.retry_after))]
     RateLimited { retry_after: Duration },
-    #[error("the service is temporarily unavailable")]
+    #[error("The service is briefly unavailable. Try again in a moment.")]
     Unavailable(String),
-    #[error("the server is out of storage space; try again later")]
+    #[error("The server is out of storage space. Try again later.")]
     StorageFull,
-    #[error("internal error")]
+    #[error("Something went wrong on our side. Please try again.")]
     Internal(#[from] anyhow::Error),
 }
 

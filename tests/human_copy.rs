@@ -218,3 +218,44 @@ async fn a_photo_too_large_names_the_limit() {
     assert_eq!(body["error"]["code"], "too_large");
     assert_eq!(body["error"]["message"], "The photo is larger than 5 MiB.");
 }
+
+/// API error messages are sentences a person can read as they are.
+#[tokio::test]
+async fn api_error_messages_are_sentences() {
+    let app = spawn_app().await;
+    let anonymous = app.client();
+    let response = anonymous.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "Sign in first.");
+
+    let (client, _) = app.register(&unique_name("reader")).await;
+    let response = client
+        .get(app.url("/api/v1/users/nobody_here_at_all"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "Not found.");
+
+    let response = client
+        .delete(app.url("/api/v1/rooms/global/membership"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "Everyone is in the global room; it cannot be left."
+    );
+    let response = app
+        .post_json(
+            &client,
+            "/api/v1/auth/register",
+            json!({"username": unique_name("x"), "password": PASSWORD, "email": "not an address"}),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "Some fields need another look.");
+}

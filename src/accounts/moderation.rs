@@ -41,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The account an admin acts on; 403 for anyone but an admin.
 async fn target(state: &AppState, admin: &CurrentUser, username: &str) -> Result<User, AppError> {
     if !admin.user.is_admin {
-        return Err(AppError::Forbidden("only an admin can do this"));
+        return Err(AppError::Forbidden("Only an admin can do this."));
     }
     let username = Username::parse(username).map_err(|_| AppError::NotFound)?;
     users::find_by_username(&state.db, username.as_str())

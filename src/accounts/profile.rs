@@ -172,7 +172,7 @@ pub async fn upload_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppE
     match tokio::time::timeout(UPLOAD_QUEUE_WAIT, UPLOADS.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
         _ => Err(AppError::Unavailable(
-            "too many photos are being uploaded right now; try again in a minute".into(),
+            "Many photos are being uploaded right now. Try again in a minute.".into(),
         )),
     }
 }

@@ -179,7 +179,7 @@ fn field_text(err: &AppError, field: &str) -> String {
             .get(field)
             .map(|reason| field_sentence(field, reason))
             .unwrap_or_default(),
-        other => format!("{other}."),
+        other => other.to_string(),
     }
 }
 

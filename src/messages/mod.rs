@@ -231,7 +231,7 @@ pub async fn edit(state: &AppState, me: i64, id: i64, text: &str) -> Result<Mess
     let text = MessageText::parse(text).map_err(|reason| AppError::field("text", reason))?;
     let message = access::readable_message(&state.db, me, id).await?;
     if message.author_id != Some(me) {
-        return Err(AppError::Forbidden("you can only edit your own messages"));
+        return Err(AppError::Forbidden("You can only edit your own messages."));
     }
     state.messages.budget.take(me)?;
     let html = format::render(text.as_str());
@@ -261,7 +261,9 @@ pub async fn delete(state: &AppState, me: i64, id: i64) -> Result<Option<Message
         return Err(AppError::NotFound);
     }
     if !own && !moderating {
-        return Err(AppError::Forbidden("you can only delete your own messages"));
+        return Err(AppError::Forbidden(
+            "You can only delete your own messages.",
+        ));
     }
     if message.deleted_at.is_none() {
         state.messages.budget.take(me)?;

@@ -28,9 +28,9 @@ pub async fn may_read(db: &Db, user_id: i64, room: &RoomId) -> Result<(), AppErr
                 return Ok(());
             }
             match rooms::find(db, id).await? {
-                Some(row) if row.kind == "public" => {
-                    Err(AppError::Forbidden("join the room first"))
-                }
+                Some(row) if row.kind == "public" => Err(AppError::Forbidden(
+                    "Join the room first to read and write in it.",
+                )),
                 _ => Err(AppError::NotFound),
             }
         }

@@ -88,10 +88,12 @@ pub async fn join(state: &AppState, me: i64, room: &RoomId) -> Result<RoomView, 
 /// Leaves a public room; the global room and DMs cannot be left.
 pub async fn leave(state: &AppState, me: i64, room: &RoomId) -> Result<(), AppError> {
     match room {
-        RoomId::Global => Err(AppError::Forbidden("the global room cannot be left")),
+        RoomId::Global => Err(AppError::Forbidden(
+            "Everyone is in the global room; it cannot be left.",
+        )),
         RoomId::Dm(..) => {
             may_read(&state.db, me, room).await?;
-            Err(AppError::Forbidden("a direct conversation cannot be left"))
+            Err(AppError::Forbidden("A direct conversation cannot be left."))
         }
         RoomId::Public(id) => {
             if rooms::find(&state.db, id).await?.is_none() {
