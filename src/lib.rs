@@ -19,6 +19,7 @@ pub mod mail;
 pub mod messages;
 pub mod missed_mail;
 pub mod monitoring;
+pub mod people;
 pub mod rooms;
 pub mod state;
 pub mod views;
@@ -140,6 +141,7 @@ impl Application {
             .merge(messages::api::router())
             .merge(attachments::api::router(state.config.max_upload))
             .merge(rooms::api::router())
+            .merge(people::router())
             .merge(accounts::moderation::router())
             .routes(routes!(web::health::healthz))
             .routes(routes!(web::health::readyz))

@@ -339,6 +339,12 @@ pub struct RoomEnvelope {
     pub room: RoomView,
 }
 
+/// `{"users": […]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsersEnvelope {
+    pub users: Vec<PublicUser>,
+}
+
 /// `{"rooms": […]}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoomsEnvelope {

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod mail;
 pub mod messages;
 pub mod missed_mail;
+pub mod people;
 pub mod reactions;
 pub mod rooms;
 pub mod search;
@@ -50,6 +51,29 @@ pub enum SqliteSync {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+}
+
+/// `needle` with LIKE's wildcards (`%`, `_`) and its escape character (a
+/// backslash) escaped, for `LIKE … ESCAPE` with a backslash.
+fn like_escaped(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len());
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A LIKE pattern matching text that contains `needle` anywhere.
+pub fn like_contains(needle: &str) -> String {
+    format!("%{}%", like_escaped(needle))
+}
+
+/// A LIKE pattern matching text that starts with `needle`.
+pub fn like_prefix(needle: &str) -> String {
+    format!("{}%", like_escaped(needle))
 }
 
 /// `$first, $first+1, …` for `count` bound values (an `IN (…)` list).

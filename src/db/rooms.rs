@@ -55,20 +55,13 @@ pub async fn global_summary(db: &Db) -> sqlx::Result<(i64, Option<i64>, Option<i
 /// Public rooms whose name or topic contains `needle` (lower case),
 /// most recent activity first.
 pub async fn directory(db: &Db, needle: &str, limit: i64) -> sqlx::Result<Vec<RoomRow>> {
-    let escaped: String = needle
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
     let sql = format!(
         "SELECT * FROM ({SUMMARY} WHERE r.kind = 'public' \
          AND (LOWER(r.name) LIKE $1 ESCAPE '\\' OR LOWER(r.topic) LIKE $1 ESCAPE '\\')) AS listed \
          ORDER BY COALESCE(last_activity, created_at) DESC, id LIMIT $2"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(format!("%{escaped}%"))
+        .bind(super::like_contains(needle))
         .bind(limit)
         .fetch_all(&db.pool)
         .await

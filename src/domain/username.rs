@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// The fewest and most characters of a username.
+pub const MIN_LEN: usize = 3;
+pub const MAX_LEN: usize = 32;
+
 /// A valid username, as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
@@ -10,11 +14,11 @@ impl Username {
     /// Accepts 3–32 characters of letters, digits, `_`, `.` and `-`.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let len = raw.chars().count();
-        if len < 3 {
-            return Err("must be at least 3 characters".into());
+        if len < MIN_LEN {
+            return Err(format!("must be at least {MIN_LEN} characters"));
         }
-        if len > 32 {
-            return Err("must be at most 32 characters".into());
+        if len > MAX_LEN {
+            return Err(format!("must be at most {MAX_LEN} characters"));
         }
         if !raw
             .chars()

@@ -1,0 +1,64 @@
+//! The people directory (docs/rooms.md, "People"): anyone signed in finds
+//! anyone by part of their username, offline ones included, to open a
+//! direct message or their card.
+
+use axum::extract::State;
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::domain::username::MAX_LEN;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::views::{PublicUser, UsersEnvelope};
+use crate::web::api_doc::{ErrorBody, Unauthenticated};
+use crate::web::extract::{limit_param, ApiQuery};
+
+/// Default and largest page of people.
+const DEFAULT_LIST: i64 = 20;
+const MAX_LIST: i64 = 50;
+
+/// The people directory's route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(find))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    summary = "Find people: accounts whose username contains `q`, those starting with it first, then alphabetically",
+    security(("sessionCookie" = [])),
+    params(
+        ("q" = Option<String>, Query, description = "Case-insensitive part of a username (at most 32 characters); absent or empty lists everyone"),
+        ("limit" = Option<i64>, Query, minimum = 1, description = "1–50 (larger is capped), default 20"),
+    ),
+    responses(
+        Unauthenticated,
+        (status = 200, description = "People", body = UsersEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    )
+)]
+async fn find(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    query: ApiQuery,
+) -> AppResult<Json<UsersEnvelope>> {
+    let limit = limit_param(&query, DEFAULT_LIST, MAX_LIST)?;
+    let q = query.get("q").map(|q| q.trim()).unwrap_or("");
+    if q.chars().count() > MAX_LEN {
+        return Err(AppError::field(
+            "q",
+            format!("must be at most {MAX_LEN} characters"),
+        ));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(AppError::field("q", "must not contain control characters"));
+    }
+    let needle = crate::domain::comparison_key(q);
+    let found = db::people::find(&state.db, &needle, limit).await?;
+    let users = found.iter().map(PublicUser::from).collect();
+    Ok(Json(UsersEnvelope { users }))
+}
