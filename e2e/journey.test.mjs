@@ -1266,6 +1266,79 @@ for (const [label, viewport] of [
   });
 }
 
+test("the keyboard: Ctrl+K reaches an offline person and a room, Alt+arrows move, arrow up edits, Escape leaves a panel, ? lists it all", async () => {
+  const kate = users.kate.page;
+  // nora signs up elsewhere and never opens the chat: she is offline.
+  const signup = await fetch(`${server.base}/api/v1/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "nora", password: PASSWORD }),
+  });
+  assert.equal(signup.status, 201);
+  await openNamed(kate, "Global room");
+
+  await kate.keyboard.press("Control+k");
+  const switcher = kate.getByRole("dialog", { name: "Jump to" });
+  await switcher.waitFor();
+  await kate.keyboard.type("nor");
+  const nora = switcher.getByRole("option", { name: /nora.*Send a direct message/ });
+  await nora.waitFor();
+  await checkA11y(kate, "/discover (quick switcher)");
+  await screenshots(kate, "quick-switcher");
+  await kate.keyboard.press("Enter");
+  await switcher.waitFor({ state: "hidden" });
+  await chatNamed(kate, "nora");
+  await kate.locator("#dm-list li", { hasText: "nora" }).waitFor();
+
+  await kate.keyboard.press("Control+k");
+  await switcher.waitFor();
+  await kate.keyboard.type("glob");
+  await switcher.getByRole("option", { name: /Global room/ }).waitFor();
+  await kate.keyboard.press("Enter");
+  await chatNamed(kate, "Global room");
+
+  // Alt+arrows walk the conversation list.
+  const order = await kate.locator("#rooms-nav li[data-room] button[data-room]").evaluateAll((bs) => bs.map((b) => b.dataset.room));
+  assert.ok(order.length >= 3, `conversations: ${order}`);
+  await kate.getByLabel("Message").focus();
+  await kate.keyboard.press("Alt+ArrowDown");
+  await kate.locator(`#rooms-nav li[data-room="${order[1]}"] button[aria-current="true"]`).waitFor();
+  await kate.keyboard.press("Alt+ArrowUp");
+  await kate.locator(`#rooms-nav li[data-room="${order[0]}"] button[aria-current="true"]`).waitFor();
+  await chatNamed(kate, "Global room");
+
+  // Arrow up in the empty box edits the last message.
+  await say(kate, "a typo in here");
+  await messageLocator(kate, "a typo in here").waitFor();
+  await kate.locator("li.message.is-pending").waitFor({ state: "detached" });
+  await kate.getByLabel("Message").focus();
+  await kate.keyboard.press("ArrowUp");
+  const editor = kate.getByLabel("Edit text");
+  await editor.waitFor();
+  assert.equal(await editor.inputValue(), "a typo in here");
+  await editor.fill("no typo in here");
+  await editor.press("Enter");
+  await messageLocator(users.liam.page, "no typo in here").waitFor({ timeout: 1 }).catch(() => {});
+  await messageLocator(kate, "no typo in here").waitFor();
+
+  // Escape leaves a panel.
+  await kate.getByRole("button", { name: "Browse rooms" }).click();
+  await kate.locator("#directory").waitFor();
+  await kate.keyboard.press("Escape");
+  await kate.locator("#directory").waitFor({ state: "hidden" });
+  assert.equal(await kate.locator("#chat").isVisible(), true);
+
+  // ? (outside a text box) lists the shortcuts.
+  await kate.locator("#messages").focus();
+  await kate.keyboard.press("?");
+  const list = kate.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await list.waitFor();
+  assert.match(await list.textContent(), /Jump to a conversation or a person/);
+  await checkA11y(kate, "/discover (keyboard shortcuts)");
+  await kate.keyboard.press("Escape");
+  await list.waitFor({ state: "hidden" });
+});
+
 test("still no page broke the content security policy or threw", async () => {
   assert.deepEqual(problems, []);
 });

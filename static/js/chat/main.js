@@ -25,6 +25,7 @@ import { renderTyping } from "./people.js";
 import { renderNotifyButton } from "./notifications.js";
 import "./drawers.js";
 import { refreshThreads, threadsReconnected } from "./threads.js";
+import "./shortcuts.js";
 
 // --------------------------------------------------------- connection
 

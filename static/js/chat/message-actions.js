@@ -7,7 +7,7 @@
 // Node.append(string)); never as HTML.
 
 import { MAX_CHARS, MESSAGE_RULE } from "./config.js";
-import { EMOJI, page, roomView, views } from "./state.js";
+import { EMOJI, el, page, roomView, views } from "./state.js";
 import { ask, button, errorMessage, isMessage, make } from "./util.js";
 import { replaceMessage } from "./messages.js";
 import { loadOlder } from "./history.js";
@@ -325,3 +325,16 @@ document.addEventListener("click", (event) => {
     if (!bar.contains(event.target)) endConfirm(bar.closest("li"), false);
   }
 });
+
+/** ↑ in an empty Message box: edits your newest message of the open conversation. */
+export function editLastOwn() {
+  const mine = [...el.list.querySelectorAll("li.message.is-mine[data-id]:not(.is-deleted)")];
+  for (const li of mine.reverse()) {
+    const m = roomView.known.get(Number(li.dataset.id));
+    if (m && !m.deleted) {
+      startEdit(li, m, roomView);
+      return true;
+    }
+  }
+  return false;
+}

@@ -158,7 +158,7 @@ document.addEventListener("click", (event) => {
   if (!el.card.hidden && !el.card.contains(event.target) && !el.online.contains(event.target)) closeCard(false);
 });
 
-async function openDm(username) {
+export async function openDm(username) {
   const res = await api("POST", "/api/v1/dms", { username });
   if (!res.ok || !res.data || !validRoom(res.data.room)) {
     return errorMessage(res.error, "Could not open the conversation.");
