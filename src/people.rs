@@ -48,15 +48,7 @@ async fn find(
 ) -> AppResult<Json<UsersEnvelope>> {
     let limit = limit_param(&query, DEFAULT_LIST, MAX_LIST)?;
     let q = query.get("q").map(|q| q.trim()).unwrap_or("");
-    if q.chars().count() > MAX_LEN {
-        return Err(AppError::field(
-            "q",
-            format!("must be at most {MAX_LEN} characters"),
-        ));
-    }
-    if q.chars().any(char::is_control) {
-        return Err(AppError::field("q", "must not contain control characters"));
-    }
+    crate::domain::search_text::check(q, MAX_LEN).map_err(|reason| AppError::field("q", reason))?;
     let needle = crate::domain::comparison_key(q);
     let found = db::people::find(&state.db, &needle, limit).await?;
     let users = found.iter().map(PublicUser::from).collect();

@@ -9,6 +9,7 @@ pub mod password;
 pub mod reaction;
 pub mod room_id;
 pub mod room_name;
+pub mod search_text;
 pub mod username;
 
 pub use email::Email;

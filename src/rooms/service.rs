@@ -194,12 +194,7 @@ pub async fn directory(
     q: &str,
     limit: i64,
 ) -> Result<Vec<RoomView>, AppError> {
-    if q.chars().count() > 100 {
-        return Err(AppError::field("q", "must be at most 100 characters"));
-    }
-    if q.chars().any(char::is_control) {
-        return Err(AppError::field("q", "must not contain control characters"));
-    }
+    crate::domain::search_text::check(q, 100).map_err(|reason| AppError::field("q", reason))?;
     let needle = q.trim().to_lowercase();
     let mut listed: Vec<(i64, RoomView)> = Vec::new();
     let (global, global_key) = global_listing(&state.db).await?;
