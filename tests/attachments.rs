@@ -753,6 +753,10 @@ async fn uploads_past_the_size_limit_are_413_and_kept_nowhere() {
     )
     .await;
     assert_error(&over, 413, "too_large", "one byte over");
+    assert_eq!(
+        over.1["error"]["message"], "The file is larger than 1 MiB.",
+        "the limit in human units"
+    );
     let mut big_picture = encode(&picture(64, 64), ImageFormat::Png);
     big_picture.resize(1024 * 1024 + 10, 0);
     let over = upload(&s.app, &s.alice, &s.room, "p.png", "image/png", big_picture).await;

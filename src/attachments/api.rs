@@ -78,15 +78,20 @@ async fn upload(
         AppError::UnsupportedMediaType("send the file as multipart/form-data".into())
     })?;
     let me = user.user.id;
+    let max = state.config.max_upload;
     service::admit(&state, me, &room).await?;
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, max))?
+    {
         if field.name() != Some("file") {
             continue;
         }
         let incoming = Incoming {
             name: field.file_name().map(str::to_owned),
             content_type: field.content_type().map(str::to_owned),
-            body: field.map_err(multipart_error),
+            body: field.map_err(move |e| multipart_error(e, max)),
         };
         let attachment = service::store(&state, me, &room, incoming).await?;
         return Ok((StatusCode::CREATED, Json(AttachmentEnvelope { attachment })));
@@ -94,9 +99,9 @@ async fn upload(
     Err(AppError::field("file", "choose a file"))
 }
 
-fn multipart_error(err: MultipartError) -> AppError {
+fn multipart_error(err: MultipartError, max: u64) -> AppError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::TooLarge
+        service::too_large(max)
     } else {
         AppError::BadRequest(format!("malformed multipart body: {}", err.body_text()))
     }

@@ -83,12 +83,12 @@ where
         while let Some(bytes) = body.next().await.transpose()? {
             if (whole.len() + bytes.len()) as u64 > max {
                 drain(&mut body).await;
-                return Err(AppError::TooLarge);
+                return Err(too_large(max));
             }
             whole.extend_from_slice(&bytes);
         }
         if (whole.len() as u64) > max {
-            return Err(AppError::TooLarge);
+            return Err(too_large(max));
         }
         let input = whole.freeze();
         let picture = tokio::task::spawn_blocking(move || rules::process_picture(&input))
@@ -134,7 +134,7 @@ where
         let size = upload.size + (buffer.len() + bytes.len()) as u64;
         if size > max {
             drain(&mut body).await;
-            return Err(AppError::TooLarge);
+            return Err(too_large(max));
         }
         if used.saturating_add(size as i64) > quota {
             drain(&mut body).await;
@@ -160,6 +160,14 @@ where
         ..Finished::default()
     };
     upload.finish(quota, finished).await
+}
+
+/// Past `CHATROOM_MAX_UPLOAD`, said in human units.
+pub fn too_large(max: u64) -> AppError {
+    AppError::TooLargeThan {
+        what: "The file",
+        limit: max,
+    }
 }
 
 fn picture_error(err: AvatarError) -> AppError {

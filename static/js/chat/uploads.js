@@ -145,28 +145,17 @@ function removeItem(item) {
 
 // ------------------------------------------------------------ uploading
 
-function retryAfterText(xhr) {
-  const seconds = Number(xhr.getResponseHeader("retry-after"));
-  if (!Number.isFinite(seconds) || seconds <= 0) return "in a few minutes";
-  if (seconds < 90) return `in ${Math.ceil(seconds)} seconds`;
-  const minutes = Math.ceil(seconds / 60);
-  return `in ${minutes} minutes`;
-}
-
+// The server words its refusals for people ("The file is larger than 25
+// MiB.", "Too many attempts. Try again in 2 minutes."); the page says them
+// as they are, and words only what has no answer body (a reset, a proxy).
 function failureText(xhr) {
-  const error = xhr.response && xhr.response.error ? xhr.response.error : {};
+  const error = xhr.response && xhr.response.error ? xhr.response.error : null;
+  const reason = error && error.fields ? error.fields.file : "";
+  if (reason) return `${reason.charAt(0).toUpperCase()}${reason.slice(1)}.`;
+  if (error && error.message) return error.message;
   switch (xhr.status) {
     case 413:
-      return error.code === "quota_exceeded"
-        ? "You have used your upload quota. Delete some of your files to make room."
-        : `Larger than ${formatBytes(MAX_UPLOAD)}, the most one file may be.`;
-    case 422:
-      return "This file cannot be read: it is empty, or a damaged picture.";
-    case 429:
-      return `You are uploading too fast. Try again ${retryAfterText(xhr)}.`;
-    case 403:
-    case 404:
-      return "You cannot share files in this conversation.";
+      return `Larger than ${formatBytes(MAX_UPLOAD)}, the most one file may be.`;
     case 503:
       return "The server is busy. Remove the file and try again.";
     default:
