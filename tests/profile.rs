@@ -693,3 +693,56 @@ async fn registration_with_email_mails_a_verification_link() {
     assert_eq!(me["user"]["email_verified"], true);
     assert_eq!(me["user"]["email"], address.as_str());
 }
+
+/// Changing your picture or password from the chat page keeps that page's
+/// socket (you stay online), and everyone sees the new picture at once.
+#[tokio::test]
+async fn profile_changes_keep_your_socket_and_show_the_new_picture_to_everyone() {
+    let app = spawn_app().await;
+    let (_, me, cookie) = app.user_with_cookie("pic").await;
+    let (_, _, watcher_cookie) = app.user_with_cookie("watch").await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let mine = sio::connect(&app.base, Some(&cookie), None).await.unwrap();
+    let watcher = sio::connect(&app.base, Some(&watcher_cookie), None)
+        .await
+        .unwrap();
+
+    let photo = upload(&client, &app, encode(ImageFormat::Png, 300, 200), "me.png").await;
+    assert_eq!(photo.status(), 200);
+    let url = photo.json::<Value>().await.unwrap()["user"]["avatar_url"].clone();
+    let seen = watcher.next("user_updated").await;
+    assert_eq!(seen["user"]["id"], me);
+    assert_eq!(seen["user"]["avatar_url"], url, "the new picture, to others");
+    assert_eq!(mine.next("user_updated").await["user"]["avatar_url"], url);
+
+    let removed = client
+        .delete(app.url("/api/v1/me/avatar"))
+        .send()
+        .await
+        .unwrap();
+    let default_url = removed.json::<Value>().await.unwrap()["user"]["avatar_url"].clone();
+    assert_ne!(default_url, url);
+    assert_eq!(
+        watcher.next("user_updated").await["user"]["avatar_url"],
+        default_url,
+        "back to the generated picture, for others too"
+    );
+
+    let changed = client
+        .put(app.url("/api/v1/me/password"))
+        .json(&json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+    assert!(
+        !mine.closed_within(Duration::from_secs(2)).await,
+        "the socket of the session that changed the password stays"
+    );
+    assert!(!watcher.closed_within(Duration::from_millis(100)).await);
+}

@@ -212,7 +212,7 @@ pub async fn set_avatar(
     let updated = users::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    state.live.update_author(Author::from(&updated));
+    state.live.update_author(Author::from(&updated)).await;
     Ok(updated)
 }
 
@@ -222,7 +222,7 @@ pub async fn remove_avatar(state: &AppState, user: &User) -> Result<User, AppErr
     let updated = users::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    state.live.update_author(Author::from(&updated));
+    state.live.update_author(Author::from(&updated)).await;
     Ok(updated)
 }
 

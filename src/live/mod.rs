@@ -155,9 +155,15 @@ impl Live {
         self.relay.publish_update(view).await;
     }
 
-    /// New name or picture for an online user.
-    pub fn update_author(&self, author: Author) {
+    /// New name or picture for a user: the online list keeps it, and every
+    /// socket, everywhere, gets `user_updated` `{"user"}` so pictures
+    /// already on screen change at once.
+    pub async fn update_author(&self, author: Author) {
+        let event = serde_json::json!({ "user": &author });
         self.presence.update_author(author);
+        if let Err(err) = self.bus.emit_to(GLOBAL, "user_updated", &event).await {
+            tracing::debug!(error = %err, "could not announce a changed picture");
+        }
     }
 
     /// Counts a socket. A user's first socket anywhere is announced (with
