@@ -150,6 +150,7 @@ impl Application {
         web::api_doc::publish(&openapi);
         let router = api
             .merge(accounts::pages::router())
+            .merge(web::addresses::router())
             .merge(accounts::profile_pages::router())
             .merge(accounts::recovery_pages::router())
             .merge(missed_mail::unsubscribe::router())

@@ -14,9 +14,10 @@ use serde::Deserialize;
 use super::service;
 use crate::auth::csrf::form_token;
 use crate::auth::device;
-use crate::auth::session::{self, clear_cookie, MaybeUser};
+use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::addresses::{local_next, redirect_to, Opening};
 use crate::web::assets;
 use crate::web::extract::ClientIp;
 use crate::web::pages::{
@@ -52,12 +53,16 @@ struct LoginPage {
     password_error: String,
     form_error: String,
     notice: String,
+    /// Where to land once signed in (a local path), or "".
+    next: String,
 }
 
 #[derive(Deserialize)]
 struct LoginQuery {
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    next: String,
 }
 
 async fn login_page(
@@ -67,7 +72,7 @@ async fn login_page(
     Query(query): Query<LoginQuery>,
 ) -> Response {
     if user.is_some() {
-        return see_other("/discover", None);
+        return redirect_to(local_next(&query.next).unwrap_or("/discover"));
     }
     let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
     let page = LoginPage {
@@ -83,6 +88,7 @@ async fn login_page(
             _ => "",
         }
         .to_owned(),
+        next: local_next(&query.next).unwrap_or_default().to_owned(),
     };
     render(StatusCode::OK, page, cookie)
 }
@@ -95,6 +101,8 @@ struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 impl FormToken for LoginForm {
@@ -111,7 +119,10 @@ async fn login_submit(
 ) -> Response {
     let devices = device::tokens(&headers);
     let result = match service::login(&state, ip, &form.username, &form.password, &devices).await {
-        Ok(signed_in) => signed_in_response(&state, &headers, signed_in).await,
+        Ok(signed_in) => {
+            let landing = local_next(&form.next).unwrap_or("/discover");
+            signed_in_response(&state, &headers, signed_in, landing).await
+        }
         Err(err) => Err(err),
     };
     match result {
@@ -126,6 +137,7 @@ async fn login_submit(
                 password_error: String::new(),
                 form_error: String::new(),
                 notice: String::new(),
+                next: local_next(&form.next).unwrap_or_default().to_owned(),
             };
             match &err {
                 AppError::Validation(fields) => {
@@ -152,15 +164,17 @@ async fn login_submit(
     }
 }
 
-/// To the chat with a new session, the browser remembered as a trusted
-/// device of the account.
+/// To the chat (or the local `landing` the login page was given) with a new
+/// session, the browser remembered as a trusted device of the account.
 async fn signed_in_response(
     state: &AppState,
     headers: &HeaderMap,
     signed_in: service::SignedIn,
+    landing: &str,
 ) -> Result<Response, AppError> {
     let (_, cookie) = session::start(state, headers, signed_in.user.id).await?;
-    let mut response = see_other("/discover", Some(cookie));
+    let mut response = redirect_to(landing);
+    response.headers_mut().append(SET_COOKIE, cookie);
     response
         .headers_mut()
         .append(SET_COOKIE, signed_in.device_cookie);
@@ -231,7 +245,7 @@ async fn register_submit(
     )
     .await;
     let result = match outcome {
-        Ok(signed_in) => signed_in_response(&state, &headers, signed_in).await,
+        Ok(signed_in) => signed_in_response(&state, &headers, signed_in, "/discover").await,
         Err(err) => Err(err),
     };
     match result {
@@ -321,15 +335,26 @@ struct DiscoverPage {
     room_name_min: usize,
     room_name_max: usize,
     max_topic_chars: usize,
+    /// Where the page opens ([`Opening`]): a conversation id, and a message
+    /// id and its thread's root, or "".
+    open_room: String,
+    open_message: String,
+    open_thread: String,
 }
 
-/// The chat page's scripts are ES modules: [`crate::web::import_map`] finds
-/// them (every embedded `static/js/chat/*.js`) and builds the import map once.
 async fn discover(State(state): State<AppState>, SignedIn(current): SignedIn) -> Response {
+    chat_page(&state, &current, Opening::global())
+}
+
+/// The chat page, opened at a conversation (docs/page.md#addresses). Its
+/// scripts are ES modules: [`crate::web::import_map`] finds them (every
+/// embedded `static/js/chat/*.js`) and builds the import map once.
+pub fn chat_page(state: &AppState, current: &CurrentUser, opening: Opening) -> Response {
     use crate::domain::{message_text, room_name};
     let modules = crate::web::import_map::chat_modules();
+    let shown = |id: Option<i64>| id.map(|id| id.to_string()).unwrap_or_default();
     let page = DiscoverPage {
-        layout: Layout::new("Discover", "discover", Some(&current)),
+        layout: Layout::new("Discover", "discover", Some(current)),
         me_id: current.user.id,
         me_username: current.user.username.clone(),
         me_is_admin: current.user.is_admin,
@@ -341,6 +366,9 @@ async fn discover(State(state): State<AppState>, SignedIn(current): SignedIn) ->
         room_name_min: room_name::MIN_NAME,
         room_name_max: room_name::MAX_NAME,
         max_topic_chars: room_name::MAX_TOPIC,
+        open_room: opening.room.to_string(),
+        open_message: shown(opening.message),
+        open_thread: shown(opening.thread),
     };
     render(StatusCode::OK, page, None)
 }

@@ -1,6 +1,7 @@
 //! Pieces shared by every page and route: extractors, security headers,
 //! embedded static files, avatars and health.
 
+pub mod addresses;
 pub mod api_doc;
 pub mod assets;
 pub mod avatars;
