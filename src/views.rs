@@ -331,6 +331,11 @@ pub struct RoomView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, minimum = 0)]
     pub last_read_id: Option<i64>,
+    /// In `GET /api/v1/me/rooms` only: whether you muted this conversation
+    /// (no notifications and no unread weight, but for mentions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub muted: Option<bool>,
 }
 
 /// `{"room": …}`.

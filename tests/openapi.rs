@@ -57,6 +57,8 @@ async fn openapi_document_lists_every_api_route() {
         ("put", "/api/v1/rooms/{room}/membership"),
         ("delete", "/api/v1/rooms/{room}/membership"),
         ("put", "/api/v1/rooms/{room}/read"),
+        ("put", "/api/v1/rooms/{room}/mute"),
+        ("delete", "/api/v1/rooms/{room}/mute"),
         ("get", "/api/v1/me/rooms"),
         ("post", "/api/v1/dms"),
         ("patch", "/api/v1/messages/{id}"),

@@ -160,6 +160,14 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "room_mutes",
+        &[
+            ("user_id", Kind::Int),
+            ("room", Kind::Text),
+            ("muted_at", Kind::Int),
+        ],
+    ),
+    (
         "reactions",
         &[
             ("message_id", Kind::Int),

@@ -35,9 +35,10 @@ fn missable() -> String {
 
 /// Rows `(user_id, message_id, created_at)`: every message an eligible
 /// account has missed and no mail has covered yet — the messages of its
-/// direct conversations, and the messages that mention it in a room it
-/// can still read (the global room, or one it is a member of). With
-/// `user`, the placeholder naming one account.
+/// direct conversations it has not muted, and the messages that mention it
+/// in a conversation it can still read (the global room, or one it is a
+/// member of; in a muted DM only these). With `user`, the placeholder
+/// naming one account.
 fn missed(user: Option<&str>) -> String {
     let one = user.map(|p| format!(" AND u.id = {p}")).unwrap_or_default();
     let missable = missable();
@@ -47,12 +48,14 @@ fn missed(user: Option<&str>) -> String {
          JOIN room_members dm ON dm.user_id = u.id \
          JOIN messages m ON m.room = dm.room AND m.id > COALESCE(s.mailed_through_id, 0) \
          WHERE dm.room LIKE 'dm:%' AND {ELIGIBLE}{one} AND {missable} \
+         AND NOT EXISTS (SELECT 1 FROM room_mutes mu WHERE mu.user_id = u.id AND mu.room = dm.room) \
          UNION ALL \
          SELECT u.id AS user_id, m.id AS message_id, m.created_at AS created_at \
          FROM users u LEFT JOIN missed_mail s ON s.user_id = u.id \
          JOIN mentions x ON x.user_id = u.id AND x.message_id > COALESCE(s.mailed_through_id, 0) \
          JOIN messages m ON m.id = x.message_id \
-         WHERE x.room NOT LIKE 'dm:%' \
+         WHERE (x.room NOT LIKE 'dm:%' OR EXISTS (SELECT 1 FROM room_mutes mu \
+              WHERE mu.user_id = u.id AND mu.room = x.room)) \
          AND (x.room = 'global' OR EXISTS (SELECT 1 FROM room_members rm \
               WHERE rm.room = x.room AND rm.user_id = u.id)) \
          AND {ELIGIBLE}{one} AND {missable}"

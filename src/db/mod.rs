@@ -7,6 +7,7 @@ pub mod devices;
 pub mod mail;
 pub mod messages;
 pub mod missed_mail;
+pub mod mutes;
 pub mod people;
 pub mod reactions;
 pub mod rooms;

@@ -257,6 +257,7 @@ pub async fn delete(db: &Db, user_id: i64) -> sqlx::Result<()> {
         "DELETE FROM reactions WHERE user_id = $1",
         "DELETE FROM mentions WHERE user_id = $1",
         "DELETE FROM read_markers WHERE user_id = $1",
+        "DELETE FROM room_mutes WHERE user_id = $1",
         "DELETE FROM room_members WHERE user_id = $1",
         "DELETE FROM missed_mail WHERE user_id = $1",
         "DELETE FROM unsubscribe_tokens WHERE user_id = $1",

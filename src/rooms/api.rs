@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::service;
+use super::{mute as muting, service};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(one))
         .routes(routes!(join, leave))
         .routes(routes!(mark_read))
+        .routes(routes!(mute, unmute))
         .routes(routes!(mine))
         .routes(routes!(open_dm))
 }
@@ -239,4 +240,50 @@ async fn open_dm(
 ) -> AppResult<Json<RoomEnvelope>> {
     let room = service::open_dm(&state, user.user.id, &body.username).await?;
     Ok(Json(RoomEnvelope { room }))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/rooms/{room}/mute",
+    tag = "rooms",
+    summary = "Mute a conversation for yourself on every device: no notifications and no unread weight, except messages that mention you (idempotent; your sockets get `muted`)",
+    security(("sessionCookie" = [])),
+    params(("room" = String, Path, description = "A conversation id: `global`, a public room's lower-cased name (`rust-fans`) or `dm:<smaller user id>:<larger user id>`")),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        (status = 204, description = "Muted"),
+        (status = 404, description = "No such room, a DM you are not part of, or a public room you have not joined (`not_found`)", body = ErrorBody),
+    )
+)]
+async fn mute(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RoomPath(room): RoomPath,
+) -> AppResult<StatusCode> {
+    muting::set(&state, user.user.id, &room, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{room}/mute",
+    tag = "rooms",
+    summary = "Unmute a conversation (idempotent; your sockets get `unmuted`)",
+    security(("sessionCookie" = [])),
+    params(("room" = String, Path, description = "A conversation id: `global`, a public room's lower-cased name (`rust-fans`) or `dm:<smaller user id>:<larger user id>`")),
+    responses(
+        Unauthenticated,
+        CrossSite,
+        (status = 204, description = "Unmuted"),
+        (status = 404, description = "No such room, a DM you are not part of, or a public room you have not joined (`not_found`)", body = ErrorBody),
+    )
+)]
+async fn unmute(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RoomPath(room): RoomPath,
+) -> AppResult<StatusCode> {
+    muting::set(&state, user.user.id, &room, false).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

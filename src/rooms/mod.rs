@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api;
+pub mod mute;
 pub mod service;
 
 use crate::db::rooms::{self, RoomRow};
@@ -36,6 +37,7 @@ pub async fn global_listing(db: &Db) -> Result<(RoomView, i64), AppError> {
         unread: None,
         mentions: None,
         last_read_id: None,
+        muted: None,
     };
     Ok((view, sort_key))
 }
@@ -64,5 +66,6 @@ pub async fn view(db: &Db, row: RoomRow, me: i64, joined: bool) -> Result<RoomVi
         unread: None,
         mentions: None,
         last_read_id: None,
+        muted: None,
     })
 }

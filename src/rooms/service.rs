@@ -175,7 +175,9 @@ pub async fn mine(state: &AppState, me: i64) -> Result<Vec<RoomView>, AppError> 
     for row in rooms::of_user(&state.db, me).await? {
         list.push(view(&state.db, row, me, true).await?);
     }
+    let muted = crate::db::mutes::of_user(&state.db, me).await?;
     for room in &mut list {
+        room.muted = Some(muted.contains(&room.id));
         let last_read_id = rooms::read_marker(&state.db, me, &room.id).await?;
         let (unread, mentions) =
             rooms::unread(&state.db, me, &room.id, last_read_id, UNREAD_CAP).await?;
