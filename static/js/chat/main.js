@@ -26,6 +26,7 @@ import { renderNotifyButton } from "./notifications.js";
 import "./drawers.js";
 import { refreshThreads, threadsReconnected } from "./threads.js";
 import "./shortcuts.js";
+import "./profile-panel.js";
 
 // --------------------------------------------------------- connection
 

@@ -56,6 +56,7 @@ export function avatarFor(author, size = 40) {
   }
   const img = make("img", size === 40 ? "avatar" : size < 32 ? "avatar avatar-xs" : "avatar avatar-sm");
   img.src = author.avatar_url;
+  img.dataset.userId = String(author.id); // user_updated changes it (profile-panel.js)
   img.alt = "";
   img.width = size;
   img.height = size;

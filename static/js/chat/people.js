@@ -28,6 +28,7 @@ function renderOnline() {
     const avatar = make("span", "online-avatar");
     const img = make("img", "avatar avatar-sm");
     img.src = user.avatar_url;
+    img.dataset.userId = String(user.id);
     img.alt = "";
     img.width = 32;
     img.height = 32;

@@ -1,0 +1,177 @@
+// Your profile without leaving the chat, in real headless Chromium: the
+// Profile tab on the chat page opens a dialog; a new photo shows at once on
+// another person's screen (online list and message lines), a password change
+// keeps this page connected (the other person never sees you go offline),
+// errors show next to their field, and Escape gives focus back.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, Server, seriousViolations, screenshots } from "./support.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PHOTO = join(here, "..", "tests", "fixtures", "legacy", "static", "alice.png");
+const PASSWORD = "correct horse battery staple";
+const NEW_PASSWORD = "seven lanterns over quiet water";
+
+let browser;
+let server;
+const contexts = [];
+const problems = []; // CSP violations and page errors
+
+function watch(page) {
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
+      problems.push(msg.text());
+    }
+  });
+  page.on("pageerror", (err) => problems.push(err.message));
+}
+
+async function checkA11y(page, label) {
+  const violations = await seriousViolations(page);
+  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
+}
+
+async function person(username, viewport = { width: 1280, height: 800 }) {
+  const response = await fetch(`${server.base}/api/v1/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
+  assert.equal(response.status, 201, `register ${username}`);
+  const context = await browser.newContext({ viewport });
+  contexts.push(context);
+  const page = await context.newPage();
+  watch(page);
+  await page.goto(`${server.base}/login`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(/\/discover/);
+  await page.locator("#connection[data-state='connected']").waitFor();
+  return page;
+}
+
+before(async () => {
+  server = new Server({ CHATROOM_REGISTER_LIMIT: "1000" });
+  await server.start();
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  for (const context of contexts) await context.close().catch(() => {});
+  await browser?.close();
+  await server?.kill();
+});
+
+test("the profile dialog changes photo and password without leaving the chat", async () => {
+  const mona = await person("mona");
+  const omar = await person("omar");
+  // Omar counts every time mona goes offline on his screen.
+  await omar.evaluate(() => {
+    window.monaLeft = 0;
+    new MutationObserver(() => {
+      const names = [...document.querySelectorAll("#online-list .online-name")].map((n) => n.textContent);
+      if (!names.includes("mona")) window.monaLeft += 1;
+    }).observe(document.querySelector("#online-list"), { childList: true, subtree: true });
+  });
+  await omar.locator("#online-list .online-name", { hasText: "mona" }).waitFor();
+
+  await mona.getByRole("textbox", { name: "Message" }).fill("Before my new photo");
+  await mona.getByRole("textbox", { name: "Message" }).press("Enter");
+  const line = omar.locator("#messages li", { hasText: "Before my new photo" });
+  await line.waitFor();
+  const before = await line.locator("img.avatar").getAttribute("src");
+  assert.match(before, /^\/avatars\/default\//);
+
+  const where = mona.url();
+  const tab = mona.getByRole("link", { name: "Profile" });
+  await tab.click();
+  const dialog = mona.getByRole("dialog", { name: "Your profile" });
+  await dialog.waitFor();
+  assert.equal(mona.url(), where, "still on the chat page");
+  assert.equal(await dialog.getByRole("button", { name: "Remove photo" }).isVisible(), false, "no photo to remove yet");
+  await checkA11y(mona, "profile dialog");
+  await screenshots(mona, "profile-panel");
+
+  // Upload with nothing chosen: said next to the field.
+  await dialog.getByRole("button", { name: "Upload" }).click();
+  await dialog.locator("#panel-photo-error", { hasText: "Choose a photo first." }).waitFor();
+  assert.equal(await dialog.getByLabel("Photo").getAttribute("aria-invalid"), "true");
+
+  await dialog.getByLabel("Photo").setInputFiles(PHOTO);
+  await dialog.getByRole("button", { name: "Upload" }).click();
+  await dialog.getByRole("status").filter({ hasText: "Your photo is updated." }).waitFor();
+  const mine = await dialog.getByRole("img", { name: "Your avatar" }).getAttribute("src");
+  assert.match(mine, /^\/avatars\/\d+\/[0-9a-f]+\.png$/);
+  assert.equal(await mona.locator(".topbar-user img").getAttribute("src"), mine, "the top bar follows");
+
+  // Omar sees it at once: his message line and online list, without a reload.
+  await omar.waitForFunction(
+    (url) => document.querySelector("#messages li:last-child img.avatar")?.getAttribute("src") === url,
+    mine,
+  );
+  const listed = omar.locator("#online-list li", { hasText: "mona" }).locator("img");
+  assert.equal(await listed.getAttribute("src"), mine);
+  // What renders later (a new line) uses it too.
+  await mona.keyboard.press("Escape");
+  await mona.getByRole("textbox", { name: "Message" }).fill("After my new photo");
+  await mona.getByRole("textbox", { name: "Message" }).press("Enter");
+  await omar.locator("#messages li", { hasText: "After my new photo" }).waitFor();
+
+  // A wrong current password is said next to it; the right one changes it
+  // and the page stays connected.
+  await tab.click();
+  await dialog.getByLabel("Current password").fill("not my password");
+  await dialog.getByLabel("New password").fill(NEW_PASSWORD);
+  await dialog.getByRole("button", { name: "Change password" }).click();
+  await dialog.locator("#panel-current-password-error", { hasText: "current password" }).waitFor();
+  await checkA11y(mona, "profile dialog with an error");
+  await dialog.getByLabel("Current password").fill(PASSWORD);
+  await dialog.getByRole("button", { name: "Change password" }).click();
+  await dialog.getByRole("status").filter({ hasText: "Your password is changed." }).waitFor();
+  assert.equal(await dialog.getByLabel("Current password").inputValue(), "", "the fields are emptied");
+  await screenshots(mona, "profile-panel-password-changed");
+
+  // Escape closes and focus returns to the tab.
+  await mona.keyboard.press("Escape");
+  await dialog.waitFor({ state: "hidden" });
+  assert.equal(await mona.evaluate(() => document.activeElement?.textContent?.trim()), "Profile");
+
+  await mona.waitForTimeout(1500); // past the presence window
+  assert.equal(await mona.locator("#connection").getAttribute("data-state"), "connected");
+  await mona.getByRole("textbox", { name: "Message" }).fill("Still here after the password change");
+  await mona.getByRole("textbox", { name: "Message" }).press("Enter");
+  await omar.locator("#messages li", { hasText: "Still here after the password change" }).waitFor();
+  assert.equal(await omar.evaluate(() => window.monaLeft), 0, "mona never went offline for omar");
+
+  // Removing the photo: back to initials, for omar too.
+  await tab.click();
+  await dialog.getByRole("button", { name: "Remove photo" }).click();
+  await dialog.getByRole("status").filter({ hasText: "Your photo is removed." }).waitFor();
+  await omar.waitForFunction(
+    () => /^\/avatars\/default\//.test(document.querySelector("#messages li:last-child img.avatar")?.getAttribute("src") || ""),
+  );
+  await mona.getByRole("button", { name: "Close" }).click();
+
+  // A modified click still opens /profile in full (email, sessions, deleting).
+  assert.equal(await tab.getAttribute("href"), "/profile");
+  assert.deepEqual(problems, []);
+});
+
+test("on a phone the dialog fits and its controls are reachable", async () => {
+  const page = await person("pia", { width: 390, height: 844 });
+  const tab = page.getByRole("link", { name: "Profile" });
+  await tab.click();
+  const dialog = page.getByRole("dialog", { name: "Your profile" });
+  await dialog.waitFor();
+  const box = await dialog.boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 390, `fits the width: ${JSON.stringify(box)}`);
+  await dialog.getByRole("button", { name: "Change password" }).scrollIntoViewIfNeeded();
+  assert.ok(await dialog.getByRole("button", { name: "Change password" }).isVisible());
+  await checkA11y(page, "profile dialog on a phone");
+  await screenshots(page, "profile-panel-phone");
+  assert.deepEqual(problems, []);
+});
