@@ -159,8 +159,9 @@ pub struct Config {
     #[arg(long, env = "CHATROOM_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
 
-    /// Chat messages per second allowed per account (bursts of up to ten times
-    /// this are absorbed).
+    /// Broadcast writes (messages, edits, deletes, reactions) per second per
+    /// account, over REST and the socket alike; bursts of up to
+    /// max(10, 5 × this) pass.
     #[arg(long, env = "CHATROOM_CHAT_RATE", default_value_t = 2.0, value_parser = parse_rate)]
     pub chat_rate: f64,
 
