@@ -35,8 +35,13 @@ fn opening(html: &str) -> String {
 
 fn meta(room: &str, message: &str, thread: &str) -> String {
     format!(
-        "<meta name=\"chatroom-open\" content=\"{room}\" data-message=\"{message}\" data-thread=\"{thread}\""
+        "<meta name=\"chatroom-open\" content=\"{room}\" data-message=\"{message}\" data-thread=\"{thread}\" data-preview=\"false\""
     )
+}
+
+/// The same for a public room not joined yet.
+fn preview(room: &str, message: &str) -> String {
+    meta(room, message, "").replace("\"false\"", "\"true\"")
 }
 
 async fn assert_not_found(app: &TestApp, user: &User, path: &str) {
@@ -108,10 +113,10 @@ async fn a_public_room_not_joined_opens_for_joining_but_a_third_persons_dm_is_no
     // Anyone may join a public room: its address (and a message's) opens.
     let (status, _, html) = page(&app, &eve, &format!("/discover/{id}")).await;
     assert_eq!(status, 200);
-    assert!(opening(&html).starts_with(&meta(&id, "", "")));
+    assert!(opening(&html).starts_with(&preview(&id, "")), "{html}");
     let (status, _, html) = page(&app, &eve, &format!("/discover/{id}/{public}")).await;
     assert_eq!(status, 200);
-    assert!(opening(&html).starts_with(&meta(&id, &public.to_string(), "")));
+    assert!(opening(&html).starts_with(&preview(&id, &public.to_string())));
 
     // A DM of two other people: the same 404 as a room that does not exist.
     assert_not_found(&app, &eve, &format!("/discover/{dm}")).await;

@@ -336,10 +336,11 @@ struct DiscoverPage {
     room_name_max: usize,
     max_topic_chars: usize,
     /// Where the page opens ([`Opening`]): a conversation id, and a message
-    /// id and its thread's root, or "".
+    /// id and its thread's root, or ""; whether it is a room to join first.
     open_room: String,
     open_message: String,
     open_thread: String,
+    open_preview: bool,
 }
 
 async fn discover(State(state): State<AppState>, SignedIn(current): SignedIn) -> Response {
@@ -369,6 +370,7 @@ pub fn chat_page(state: &AppState, current: &CurrentUser, opening: Opening) -> R
         open_room: opening.room.to_string(),
         open_message: shown(opening.message),
         open_thread: shown(opening.thread),
+        open_preview: opening.preview,
     };
     render(StatusCode::OK, page, None)
 }

@@ -30,6 +30,8 @@ pub struct Opening {
     /// For a reply that stays in its thread: the thread's root (the page
     /// opens the conversation there, and the thread at the reply).
     pub thread: Option<i64>,
+    /// A public room `me` has not joined: the page offers to join it.
+    pub preview: bool,
 }
 
 impl Opening {
@@ -39,6 +41,7 @@ impl Opening {
             room: RoomId::Global,
             message: None,
             thread: None,
+            preview: false,
         }
     }
 }
@@ -109,15 +112,17 @@ pub async fn open(
     message: Option<i64>,
 ) -> Result<Opening, AppError> {
     let room = RoomId::parse(raw_room).ok_or(AppError::NotFound)?;
-    match access::may_read(&state.db, me, &room).await {
-        Ok(()) | Err(AppError::Forbidden(_)) => {}
+    let preview = match access::may_read(&state.db, me, &room).await {
+        Ok(()) => false,
+        Err(AppError::Forbidden(_)) => true,
         Err(err) => return Err(err),
-    }
+    };
     let Some(id) = message else {
         return Ok(Opening {
             room,
             message: None,
             thread: None,
+            preview,
         });
     };
     // The conversation is open to `me` (or to them once they join it, which
@@ -131,6 +136,7 @@ pub async fn open(
         room,
         message: Some(id),
         thread,
+        preview,
     })
 }
 

@@ -16,6 +16,7 @@ import { closeDrawers } from "./drawers.js";
 import { renderTray } from "./uploads.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { updateComposer } from "./sending.js";
+import { showAddress } from "./addresses.js";
 
 // ------------------------------------------------------ conversations
 
@@ -167,6 +168,7 @@ export function openRoom(id, options = {}) {
   const around = options.around;
   closeDrawers();
   showView("chat");
+  showAddress(id, around, options); // its address in the address bar (addresses.js)
   if (id === page.current && !around && page.loaded) {
     if (wide()) el.input.focus({ preventScroll: true });
     return;

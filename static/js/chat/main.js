@@ -26,6 +26,7 @@ import { renderNotifyButton } from "./notifications.js";
 import "./drawers.js";
 import { refreshThreads, threadsReconnected } from "./threads.js";
 import "./shortcuts.js";
+import { startAtAddress } from "./addresses.js";
 import "./profile-panel.js";
 
 // --------------------------------------------------------- connection
@@ -94,6 +95,7 @@ window.addEventListener("online", () => {
 
 // -------------------------------------------------------------- start
 
+startAtAddress();
 socket.connect();
 el.input.value = loadDraft(page.current);
 updateComposer();

@@ -13,6 +13,7 @@ import { replaceMessage } from "./messages.js";
 import { loadOlder } from "./history.js";
 import { openThread } from "./threads.js";
 import { openViewer } from "./attachment-view.js";
+import { copyLink } from "./addresses.js";
 
 // ---------------------------------------------------- message actions
 
@@ -76,6 +77,9 @@ function onActionClick(event) {
       break;
     case "react":
       togglePicker(li, target);
+      break;
+    case "copy-link":
+      copyLink(m, target);
       break;
     case "pick":
       closePicker(true);

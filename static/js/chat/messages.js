@@ -99,6 +99,7 @@ function actionsFor(m, context) {
     reply.append(make("span", "visually-hidden", " in thread"));
     list.push(reply);
   }
+  list.push(button("Copy link", "action", "copy-link")); // its permalink (addresses.js)
   if (isMine(m)) list.push(button("Edit", "action", "edit"));
   if (isMine(m) || me.isAdmin) list.push(button("Delete", "action action-danger", "delete"));
   for (const b of list) b.tabIndex = -1;
