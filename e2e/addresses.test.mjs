@@ -3,7 +3,8 @@
 // Forward move between conversations without reloading the page; a
 // message's "Copy link" gives a permalink that opens, for the other person
 // (on a phone), the conversation at that message with the history around
-// it; a public room not joined yet is offered to join; a signed-out visitor
+// it, a reply's in its thread; a public room not joined yet is offered to
+// join; a signed-out visitor
 // comes back to the permalink after logging in; a third person gets the
 // 404 page for a DM's permalink.
 import { test, before, after } from "node:test";
@@ -260,6 +261,33 @@ test("a copied permalink opens, for the other person on a phone, the conversatio
   await ben.goForward();
   await waitForPath(ben, `/discover/${dm}/${ids.get("line 040")}`);
   await ben.locator("#message-list > li.message.is-highlighted", { hasText: "line 040" }).waitFor();
+});
+
+test("a reply's permalink opens the conversation at its root and the thread at the reply", async () => {
+  const ana = people.ana.page;
+  const root = await api("POST", `/api/v1/rooms/${dm}/messages`, people.ana.cookie, { text: "plan for friday" });
+  assert.equal(root.status, 201);
+  const reply = await api("POST", `/api/v1/rooms/${dm}/messages`, people.ben.cookie, {
+    text: "friday works for me",
+    reply_to: root.body.message.id,
+  });
+  assert.equal(reply.status, 201);
+  const address = `/discover/${dm}/${reply.body.message.id}`;
+  await ana.goto(`${server.base}${address}`);
+  await connected(ana);
+  const panel = ana.locator("#thread-panel");
+  await panel.locator("li.message.is-highlighted", { hasText: "friday works for me" }).waitFor();
+  await ana.locator("#message-list > li.message.is-highlighted", { hasText: "plan for friday" }).waitFor();
+  assert.equal(path(ana), address);
+  await checkA11y(ana, "a reply's permalink");
+  await screenshots(ana, "address-thread-reply");
+
+  // The reply's own Copy link, in the thread panel, gives the same address.
+  const inThread = panel.locator("li.message", { hasText: "friday works for me" });
+  await inThread.hover();
+  await inThread.getByRole("button", { name: "Copy link" }).click();
+  await inThread.getByRole("button", { name: "Link copied" }).waitFor();
+  assert.equal(await ana.evaluate(() => navigator.clipboard.readText()), `${server.base}${address}`);
 });
 
 test("a third person gets the 404 page for the DM, and a public room's link offers to join it", async () => {
