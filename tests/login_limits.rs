@@ -412,3 +412,46 @@ async fn sixty_concurrent_wrong_logins_on_a_locked_account_get_the_devices_twent
     assert_eq!(count(&statuses, 401), 20, "{statuses:?}");
     assert_eq!(count(&statuses, 429), 40, "{statuses:?}");
 }
+
+/// Someone failing logins against an account on purpose cannot block its
+/// signed-in owner from changing the password (or email, or deleting the
+/// account): current-password checks are limited per session.
+#[tokio::test]
+async fn failing_on_purpose_does_not_block_the_owners_password_change() {
+    let app = spawn_app().await;
+    let owner = unique_name("owner");
+    let home = client_from([127, 0, 26, 1]);
+    let response = app
+        .post_json(
+            &home,
+            "/api/v1/auth/register",
+            json!({"username": owner, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let session = set_cookie(&response, "chatroom_session").expect("signed in");
+
+    for i in 1..=20u8 {
+        let attacker = client_from([127, 0, 27, i]);
+        assert_eq!(status(&app, &attacker, &owner, WRONG, None).await, 401);
+    }
+    let attacker = client_from([127, 0, 27, 200]);
+    assert_eq!(
+        status(&app, &attacker, &owner, PASSWORD, None).await,
+        429,
+        "untrusted logins to the account are limited"
+    );
+
+    let change = |current: &'static str| {
+        home.put(app.url("/api/v1/me/password"))
+            .header("cookie", &session)
+            .json(&json!({"current_password": current, "new_password": "seven lanterns over quiet water"}))
+            .send()
+    };
+    assert_eq!(
+        change(WRONG).await.unwrap().status(),
+        422,
+        "the owner's own check is not refused for the attacker's failures"
+    );
+    assert_eq!(change(PASSWORD).await.unwrap().status(), 204);
+}

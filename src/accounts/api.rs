@@ -342,8 +342,7 @@ async fn change_email(
     current: CurrentUser,
     ApiJson(body): ApiJson<EmailChangeBody>,
 ) -> AppResult<StatusCode> {
-    profile::request_email_change(&state, &current.user, &body.email, &body.current_password)
-        .await?;
+    profile::request_email_change(&state, &current, &body.email, &body.current_password).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -507,7 +506,7 @@ async fn delete_me(
     current: CurrentUser,
     ApiJson(body): ApiJson<DeleteBody>,
 ) -> AppResult<Response> {
-    profile::delete_account(&state, &current.user, &body.current_password).await?;
+    profile::delete_account(&state, &current, &body.current_password).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, clear_cookie(state.config.cookies_secure()))],

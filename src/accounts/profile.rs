@@ -15,18 +15,21 @@ use crate::mail::Mail;
 use crate::state::AppState;
 use crate::views::Author;
 
-/// Checks the current password. Each check counts as a failed login of the
-/// account before the hash is computed, and is given back when it matches.
+/// Checks the current password of a signed-in session. Each check counts
+/// against that session's own limit before the hash is computed, and is
+/// given back when it matches. Only someone already signed in can ask, so
+/// the limit is the session's: failed logins against the account (someone
+/// failing on purpose) never lock its owner out of their own profile.
 pub async fn confirm_password(
     state: &AppState,
-    user: &User,
+    current: &CurrentUser,
     password: &str,
 ) -> Result<(), AppError> {
-    let key = format!("user:{}", user.id);
-    let limit = &state.limits.login_failures_account;
+    let key = format!("session:{}", current.session.id);
+    let limit = &state.limits.password_checks_session;
     limit.take(&key).await?;
     let candidate: String = password.chars().take(1024).collect();
-    let matches = verify_password(candidate, Some(user.password_hash.clone())).await;
+    let matches = verify_password(candidate, Some(current.user.password_hash.clone())).await;
     if matches.as_ref().is_ok_and(|ok| *ok) {
         limit.release(&key).await;
     }
@@ -49,7 +52,7 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let password = Password::parse(new_password, &current.user.username)
         .map_err(|reason| AppError::field("new_password", reason))?;
-    confirm_password(state, &current.user, current_password).await?;
+    confirm_password(state, current, current_password).await?;
     set_password(state, &current.user, &password, Some(current.session.id)).await
 }
 
@@ -85,12 +88,13 @@ pub async fn set_password(
 /// (verification and reset) stop working.
 pub async fn request_email_change(
     state: &AppState,
-    user: &User,
+    current: &CurrentUser,
     email: &str,
     current_password: &str,
 ) -> Result<(), AppError> {
+    let user = &current.user;
     let email = Email::parse(email).map_err(|reason| AppError::field("email", reason))?;
-    confirm_password(state, user, current_password).await?;
+    confirm_password(state, current, current_password).await?;
     if let Some(owner) = users::find_by_verified_email(&state.db, email.as_str()).await? {
         if owner.id != user.id {
             return Err(AppError::EmailTaken);
@@ -254,10 +258,11 @@ pub async fn set_notify_email(
 /// Deletes the account after checking the password; ends all its sockets.
 pub async fn delete_account(
     state: &AppState,
-    user: &User,
+    current: &CurrentUser,
     current_password: &str,
 ) -> Result<(), AppError> {
-    confirm_password(state, user, current_password).await?;
+    let user = &current.user;
+    confirm_password(state, current, current_password).await?;
     users::delete(&state.db, user.id).await?;
     state.live.disconnect_user(user.id).await;
     tracing::info!(user_id = user.id, "account deleted");

@@ -355,8 +355,7 @@ async fn change_email(
     CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Response {
     let result =
-        profile::request_email_change(&state, &current.user, &form.email, &form.current_password)
-            .await;
+        profile::request_email_change(&state, &current, &form.email, &form.current_password).await;
     match result {
         Ok(()) => see_other("/profile?done=email", None),
         Err(err) => {
@@ -449,7 +448,7 @@ async fn delete_account(
     SignedIn(current): SignedIn,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Response {
-    let result = profile::delete_account(&state, &current.user, &form.current_password).await;
+    let result = profile::delete_account(&state, &current, &form.current_password).await;
     match result {
         Ok(()) => see_other(
             "/login?done=deleted",

@@ -259,6 +259,8 @@ pub struct RateLimits {
     /// Failed logins per trusted device (a `chatroom_device` token of the
     /// account), which are judged by this limit alone.
     pub login_failures_device: SharedLimiter,
+    /// Current-password checks (password, email, deletion) per session.
+    pub password_checks_session: SharedLimiter,
     /// Registrations per client address.
     pub register_ip: SharedLimiter,
     /// Recovery requests per client address.
@@ -289,6 +291,12 @@ impl RateLimits {
             ),
             login_failures_device: SharedLimiter::new(
                 "login_device",
+                login_limit,
+                quarter,
+                cluster,
+            ),
+            password_checks_session: SharedLimiter::new(
+                "password_check_session",
                 login_limit,
                 quarter,
                 cluster,

@@ -6,7 +6,7 @@
 // Node.append(string)); never as HTML.
 
 import { UNREAD_CAP } from "./config.js";
-import { GLOBAL, baseTitle, el, lastSeen, page, rooms, socket, typers } from "./state.js";
+import { GLOBAL, el, lastSeen, page, rooms, socket, typers } from "./state.js";
 import { api, ask, button, errorMessage, isMine, keepingFocus, make, roomOf, wide } from "./util.js";
 import { avatarFor, noteSeen, resetList } from "./messages.js";
 import { loadAround, loadLatest } from "./history.js";
@@ -17,6 +17,7 @@ import { renderTray } from "./uploads.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { updateComposer } from "./sending.js";
 import { showAddress } from "./addresses.js";
+import { beforeRead, mutedIcon, renderNotifyState, weight } from "./notifications.js";
 
 // ------------------------------------------------------ conversations
 
@@ -96,6 +97,12 @@ function conversationItem(room) {
   }
   b.append(make("span", "conv-name", roomLabel(room)));
   const parts = [roomLabel(room)];
+  if (room.muted) {
+    // Dimmed, with a crossed bell; its unread count shows but weighs nothing.
+    b.classList.add("is-muted");
+    b.append(mutedIcon());
+    parts.push("muted");
+  }
   if (room.mentions > 0) {
     const badge = make("span", "conv-mention", `@${room.mentions > 1 ? room.mentions : ""}`);
     badge.setAttribute("aria-hidden", "true");
@@ -103,11 +110,11 @@ function conversationItem(room) {
     parts.push(room.mentions === 1 ? "1 mention" : `${room.mentions} mentions`);
   }
   if (room.unread > 0) {
-    const badge = make("span", "conv-unread", countText(room.unread));
+    const badge = make("span", room.muted ? "conv-unread is-muted" : "conv-unread", countText(room.unread));
     badge.setAttribute("aria-hidden", "true");
     b.append(badge);
     parts.push(`${room.unread >= UNREAD_CAP ? `${UNREAD_CAP} or more` : room.unread} unread`);
-    b.classList.add("has-unread");
+    if (!room.muted) b.classList.add("has-unread");
   }
   b.setAttribute("aria-label", parts.join(", "));
   li.append(b);
@@ -126,7 +133,7 @@ export function renderRooms() {
   });
   el.dmEmpty.hidden = dms.length > 0;
 
-  const elsewhere = all.filter((r) => r.id !== page.current).reduce((sum, r) => sum + (r.unread || 0), 0);
+  const elsewhere = all.filter((r) => r.id !== page.current).reduce((sum, r) => sum + weight(r), 0);
   el.navToggleCount.hidden = elsewhere === 0;
   el.navToggleCount.textContent = countText(elsewhere);
   renderHeader();
@@ -154,7 +161,7 @@ function renderHeader() {
   const short = label.length <= 16;
   el.input.placeholder =
     room.id === GLOBAL || !short ? "Write a message…" : `Write to ${room.kind === "dm" ? "@" : "#"}${label}…`;
-  document.title = page.unread ? `(${page.unread}) ${baseTitle}` : baseTitle;
+  renderNotifyState();
 }
 
 export function setNotice(text) {
@@ -174,6 +181,9 @@ export function openRoom(id, options = {}) {
     return;
   }
   if (id !== page.current) {
+    // What was shown is read, also when the switch comes before the timer.
+    clearTimeout(readTimer);
+    markRead();
     saveDraft(page.current, el.input.value);
     el.input.value = loadDraft(id);
   }
@@ -208,6 +218,7 @@ async function refreshRoomInfo(id) {
 }
 
 let roomsRefreshTimer = 0;
+let roomsKnown = false; // the server's list (and read markers) arrived once
 export function scheduleRoomsRefresh() {
   clearTimeout(roomsRefreshTimer);
   roomsRefreshTimer = setTimeout(refreshRooms, 300);
@@ -229,6 +240,7 @@ export async function refreshRooms() {
   if (!next.has(GLOBAL)) next.set(GLOBAL, rooms.get(GLOBAL));
   rooms.clear();
   for (const [id, room] of next) rooms.set(id, room);
+  roomsKnown = true;
   if (!rooms.has(page.current)) {
     openRoom(GLOBAL, { notice: "You are no longer in that conversation." });
     return;
@@ -287,7 +299,9 @@ export function scheduleRead() {
 // The open conversation, shown to the reader, is read up to its newest line.
 async function markRead() {
   const room = rooms.get(page.current);
-  if (!room || pageHidden() || !page.loaded) return;
+  // (Not before the server's markers are in: the "New messages" line needs the real one.)
+  if (!room || pageHidden() || !page.loaded || !roomsKnown) return;
+  beforeRead(room);
   if (room.unread || room.mentions) {
     room.unread = 0;
     room.mentions = 0;
@@ -317,10 +331,6 @@ socket.on("read", (payload) => {
 });
 
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && page.unread) {
-    page.unread = 0;
-    document.title = baseTitle;
-  }
   if (!document.hidden) scheduleRead();
 });
 

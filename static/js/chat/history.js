@@ -30,7 +30,7 @@ import {
   touchRoom,
 } from "./conversations.js";
 import { settlePendingFor } from "./sending.js";
-import { notifyMention } from "./notifications.js";
+import { notifyMention, notifyMessage } from "./notifications.js";
 import { threadMessage, threadMessageUpdated } from "./threads.js";
 
 // ---------------------------------------------------------- scrolling
@@ -241,6 +241,7 @@ socket.on("message", (m) => {
   // A reply goes to its thread (if open there); to the conversation only
   // when it was also sent to it (docs/threads.md).
   threadMessage(m);
+  notifyMessage(m);
   if (m.in_room === false) return;
   if (roomOf(m) !== page.current) {
     if (isMine(m)) settlePendingFor(m);
@@ -271,5 +272,5 @@ socket.on("mention", (payload) => {
     renderRooms();
   }
   if (!room) scheduleRoomsRefresh();
-  if (document.hidden) notifyMention(m);
+  notifyMention(m);
 });

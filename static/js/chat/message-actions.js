@@ -264,7 +264,7 @@ function startEdit(li, m, view) {
 // Keyboard: arrows move between lines; a line's buttons are tabbable only
 // while focus is inside it.
 const LINE_CONTROLS =
-  ".message-actions button, .reaction, .thread-summary, .thread-note-link, .attachment-picture, .file-card";
+  ".message-actions button, .message-author[data-action], .reaction, .thread-summary, .thread-note-link, .attachment-picture, .file-card";
 
 function lineRows(view) {
   return [...view.container.querySelectorAll("li.message[data-id] > .message-row")];

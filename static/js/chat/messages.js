@@ -10,7 +10,6 @@
 import { UNREAD_CAP } from "./config.js";
 import {
   GROUP_WINDOW_MS,
-  baseTitle,
   el,
   known,
   lastSeen,
@@ -183,7 +182,16 @@ export function buildMessage(m, context = "room") {
   row.append(stamp);
 
   const metaLine = make("div", "message-meta");
-  metaLine.append(make("span", author ? "message-author" : "message-author is-deleted", author ? author.username : "Deleted user"));
+  if (author) {
+    // Opens the person's card (people.js); a deleted account is plain text.
+    const name = button(author.username, "message-author", "person");
+    name.dataset.user = String(author.id);
+    name.setAttribute("aria-haspopup", "dialog");
+    name.tabIndex = -1;
+    metaLine.append(name);
+  } else {
+    metaLine.append(make("span", "message-author is-deleted", "Deleted user"));
+  }
   const timeEl = make("time", "message-time", timeFormat.format(time));
   timeEl.dateTime = time.toISOString();
   timeEl.title = fullFormat.format(time);
@@ -353,10 +361,6 @@ export function addNew(list, acked) {
   }
   if (!added) return;
   renderTyping();
-  if (!mine && document.hidden) {
-    page.unread += added;
-    document.title = `(${page.unread}) ${baseTitle}`;
-  }
   if (!mine && pageHidden()) {
     const room = rooms.get(page.current);
     if (room) {

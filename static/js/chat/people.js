@@ -108,14 +108,71 @@ function refreshOnline(spreadMs) {
   }, 100 + Math.random() * spreadMs);
 }
 
-// The profile card: a person of the Online list, with "Message" (opens
-// the direct conversation) and, for admins, "Suspend".
+// The profile card: a person of the Online list or the author of a message
+// line (docs/page.md, "Person cards"), with whether they are online, when
+// they joined, "Message" (opens the direct conversation) and, for admins,
+// "Suspend". `cardAnchor` is what opened it: focus goes back there.
 let cardUser = null;
+let cardAnchor = null;
+const cardHome = el.card.parentElement; // the Online list's sidebar
+const cardMeta = document.getElementById("profile-card-meta");
+const joinedFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 
-function openCard(user, anchor) {
+function cardMetaText(user, joined) {
+  const parts = [online.has(user.id) ? "Online" : "Offline"];
+  const time = joined ? Date.parse(joined) : NaN;
+  if (!Number.isNaN(time)) parts.push(`Joined ${joinedFormat.format(time)}`);
+  return parts.join(" · ");
+}
+
+// When they joined is not in the message's author: asked once per person.
+const joinedAt = new Map(); // user id → created_at
+async function fillJoined(user) {
+  if (!cardMeta) return;
+  cardMeta.textContent = cardMetaText(user, joinedAt.get(user.id));
+  if (joinedAt.has(user.id)) return;
+  const res = await api("GET", `/api/v1/users/${encodeURIComponent(user.username)}`);
+  const found = res.ok && res.data && res.data.user;
+  if (!found || typeof found.created_at !== "string") return;
+  joinedAt.set(user.id, found.created_at);
+  if (cardUser && cardUser.id === user.id) cardMeta.textContent = cardMetaText(user, found.created_at);
+}
+
+// By a message line, the card floats over the chat (a sheet at the bottom
+// on a phone); from the Online list it sits under the person.
+function placeCard(anchor, floating) {
+  if (!floating) {
+    if (el.card.parentElement !== cardHome) el.online.after(el.card);
+    el.card.classList.remove("is-floating");
+    el.card.style.left = "";
+    const item = anchor.closest("li");
+    el.card.style.top = `${item.offsetTop + item.offsetHeight + 4}px`;
+    return;
+  }
+  if (el.card.parentElement !== document.body) document.body.append(el.card);
+  el.card.classList.add("is-floating");
+  if (window.matchMedia("(max-width: 900px)").matches) {
+    // A sheet across the bottom (app.css).
+    el.card.style.top = "";
+    el.card.style.left = "";
+    return;
+  }
+  const rect = anchor.getBoundingClientRect();
+  const width = el.card.offsetWidth || 256;
+  const height = el.card.offsetHeight || 240;
+  const left = Math.max(8, Math.min(rect.left, window.innerWidth - width - 8));
+  const below = rect.bottom + 4;
+  const top = below + height > window.innerHeight - 8 ? Math.max(8, rect.top - height - 4) : below;
+  el.card.style.left = `${left}px`;
+  el.card.style.top = `${top}px`;
+}
+
+function openCard(user, anchor, floating = false) {
   cardUser = user;
+  cardAnchor = anchor;
   el.cardAvatar.src = user.avatar_url;
   el.cardName.textContent = user.username;
+  fillJoined(user);
   el.cardStatus.textContent = user.id === me.id ? "This is you." : "";
   el.cardDm.hidden = user.id === me.id;
   el.cardDm.disabled = false;
@@ -124,18 +181,37 @@ function openCard(user, anchor) {
   el.cardSuspend.textContent = "Suspend";
   el.cardSuspend.dataset.state = "active";
   el.card.hidden = false;
-  const item = anchor.closest("li");
-  el.card.style.top = `${item.offsetTop + item.offsetHeight + 4}px`;
-  (el.cardDm.hidden ? el.cardClose : el.cardDm).focus();
+  placeCard(anchor, floating);
+  (el.cardDm.hidden ? el.cardClose : el.cardDm).focus({ preventScroll: floating });
 }
 
 export function closeCard(refocus) {
   if (el.card.hidden) return;
   el.card.hidden = true;
-  const anchor = cardUser && el.online.querySelector(`[data-user="${cardUser.id}"]`);
-  if (refocus && anchor) anchor.focus();
+  // The Online list redraws its buttons: find the person's again there.
+  let anchor = cardAnchor && cardAnchor.isConnected ? cardAnchor : null;
+  if (!anchor && cardUser && cardHome.contains(cardAnchor)) anchor = el.online.querySelector(`[data-user="${cardUser.id}"]`);
+  if (refocus && anchor) anchor.focus({ preventScroll: true });
   cardUser = null;
+  cardAnchor = null;
 }
+
+// An author's name (a button) or avatar on a message line.
+const PERSON = '.message-author[data-action="person"], .message-row > img.avatar';
+function onPersonClick(event) {
+  const target = event.target.closest(PERSON);
+  if (!target) return;
+  const li = target.closest("li.message");
+  const name = li && li.querySelector('.message-author[data-action="person"]');
+  if (!name) return;
+  const id = Number(name.dataset.user);
+  const avatar = li.querySelector(".message-row > img.avatar");
+  const user = online.get(id) || { id, username: name.textContent, avatar_url: avatar ? avatar.src : "" };
+  if (cardUser && cardUser.id === id && cardAnchor === name) closeCard(false);
+  else openCard(user, name, true);
+}
+el.list.addEventListener("click", onPersonClick);
+el.threadScroller.addEventListener("click", onPersonClick);
 
 el.online.addEventListener("click", (event) => {
   const b = event.target.closest("button[data-user]");
@@ -156,7 +232,9 @@ el.card.addEventListener("keydown", (event) => {
 });
 
 document.addEventListener("click", (event) => {
-  if (!el.card.hidden && !el.card.contains(event.target) && !el.online.contains(event.target)) closeCard(false);
+  if (el.card.hidden || el.card.contains(event.target) || el.online.contains(event.target)) return;
+  if (event.target.closest && event.target.closest(PERSON)) return;
+  closeCard(false);
 });
 
 export async function openDm(username) {
