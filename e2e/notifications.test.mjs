@@ -318,6 +318,36 @@ test("a direct message notifies in a hidden tab or from another conversation; a 
   assert.equal((await notes(page)).at(-1).closed, true);
 });
 
+test("a reply in a thread she follows notifies; one in a thread she does not, does not", async () => {
+  const nora = people.nora;
+  const omar = people.omar;
+  const { page } = nora;
+  await page.evaluate(() => (window.__notes.length = 0));
+  const followedRoot = await post(omar, "global", "Who is coming on Friday?");
+  const otherRoot = await post(omar, "global", "A thread she never joins");
+  // She answers from her phone: she follows that thread now.
+  const mine = await api("POST", "/api/v1/rooms/global/messages", nora.cookie, {
+    text: "Me!",
+    reply_to: followedRoot.id,
+  });
+  assert.equal(mine.status, 201);
+  await open(page, dm); // another conversation is open
+  const reply = await api("POST", "/api/v1/rooms/global/messages", omar.cookie, {
+    text: "Great, see you there",
+    reply_to: followedRoot.id,
+  });
+  assert.equal(reply.status, 201);
+  await api("POST", "/api/v1/rooms/global/messages", omar.cookie, { text: "Nobody follows this", reply_to: otherRoot.id });
+  const note = await waitForNote(page, "Great, see you there");
+  assert.equal(note.title, "omar replied in a thread in the global room");
+  await page.waitForTimeout(800);
+  assert.deepEqual(
+    (await notes(page)).map((n) => n.body),
+    ["Great, see you there"],
+    "not for her own reply, nor for a thread she does not follow",
+  );
+});
+
 test("muting is kept on the server, followed by another tab, and stops all but mentions", async () => {
   const nora = people.nora;
   const omar = people.omar;

@@ -11,6 +11,7 @@ import { api, errorMessage, isMine, make, mentionsMe, roomOf } from "./util.js";
 import { openRoom, pageHidden, renderRooms, roomLabel, setNotice } from "./conversations.js";
 import { summaryText } from "./attachment-view.js";
 import { regroup } from "./messages.js";
+import { followsThread, threadInView, whenThreadsRefreshed } from "./threads.js";
 
 // ------------------------------------------------------ notifications
 
@@ -75,15 +76,31 @@ export function notifyMention(m) {
   raise(m, `${name} mentioned you in ${where(rooms.get(roomOf(m)))}`);
 }
 
-// Every live `message`: a direct message from someone else notifies
-// unless muted or seen; one that mentions you is left to `mention`.
+// Every live `message`: a direct message, or a reply in a thread you
+// follow, from someone else, notifies unless muted or seen; one that
+// mentions you is left to `mention`.
 export function notifyMessage(m) {
-  if (isMine(m) || inView(m) || mentionsMe(m)) return;
+  if (isMine(m) || mentionsMe(m)) return;
   const id = roomOf(m);
   const room = rooms.get(id);
+  if (room && room.muted) return;
   const dm = room ? room.kind === "dm" : id.startsWith("dm:");
-  if (!dm || (room && room.muted)) return;
-  raise(m, m.author ? m.author.username : "Deleted user");
+  const reply = Number.isInteger(m.reply_to);
+  if (!dm && !reply) return;
+  // Seen: in the open thread panel, or in the open conversation when it shows there.
+  const seen = () => (reply && threadInView(m.reply_to)) || ((!reply || m.in_room !== false) && inView(m));
+  const name = m.author ? m.author.username : "Deleted user";
+  const title = reply ? `${name} replied in a thread in ${where(room)}` : name;
+  if (dm || followsThread(m.reply_to)) {
+    if (!seen()) raise(m, title);
+    return;
+  }
+  // Following may be news to this page (a reply from another device): the
+  // list of followed threads is fetched again after every reply.
+  const arrived = Date.now();
+  whenThreadsRefreshed(() => {
+    if (Date.now() - arrived < 15000 && followsThread(m.reply_to) && !seen()) raise(m, title);
+  });
 }
 
 // ------------------------------------------------------------- muting

@@ -394,6 +394,23 @@ function following() {
   return isMine(root) || mentionsMe(root) || [...threadView.known.values()].some(isMine);
 }
 
+// Waiting for the next list of followed threads (notifications.js).
+const refreshedWaiters = [];
+export function whenThreadsRefreshed(fn) {
+  refreshedWaiters.push(fn);
+}
+
+/** Whether I follow the thread of this root, as far as this page knows (notifications.js). */
+export function followsThread(rootId) {
+  if (followed.has(rootId)) return followed.get(rootId);
+  return threads.list.some((t) => t.root.id === rootId);
+}
+
+/** Whether the thread of this root is shown, in a visible tab. */
+export function threadInView(rootId) {
+  return isOpen() && thread.root === rootId && !document.hidden;
+}
+
 function renderFollow() {
   const root = thread.rootMsg;
   el.threadFollow.hidden = !root;
@@ -539,6 +556,7 @@ export async function refreshThreads() {
   }
   renderThreads();
   renderFollow();
+  for (const fn of refreshedWaiters.splice(0)) fn();
 }
 
 function countText(n) {
