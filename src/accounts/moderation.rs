@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::sign_out::SignOutReason;
 use crate::auth::CurrentUser;
 use crate::db::users;
 use crate::db::users::User;
@@ -20,8 +21,11 @@ use crate::web::extract::ApiPath;
 /// once, everywhere; logging in is refused until it is reinstated.
 pub async fn suspend_account(state: &AppState, target: &User) -> Result<(), AppError> {
     users::set_suspended(&state.db, target.id, true).await?;
-    super::sessions::end_all(state, target.id, None).await?;
-    state.live.disconnect_user(target.id).await;
+    super::sessions::end_all(state, target.id, None, SignOutReason::AccountSuspended).await?;
+    state
+        .live
+        .sign_out_user(target.id, SignOutReason::AccountSuspended)
+        .await;
     tracing::info!(user = target.id, "account suspended");
     Ok(())
 }

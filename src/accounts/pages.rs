@@ -15,6 +15,7 @@ use super::service;
 use crate::auth::csrf::form_token;
 use crate::auth::device;
 use crate::auth::session::{self, clear_cookie, CurrentUser, MaybeUser};
+use crate::auth::sign_out::SignOutReason;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::addresses::{local_next, redirect_to, Opening};
@@ -63,6 +64,10 @@ struct LoginQuery {
     done: String,
     #[serde(default)]
     next: String,
+    /// Why the chat page was signed out (`signed_out`): one of a fixed
+    /// list, shown as its sentence; anything else shows nothing.
+    #[serde(default)]
+    reason: String,
 }
 
 async fn login_page(
@@ -82,9 +87,10 @@ async fn login_page(
         username_error: String::new(),
         password_error: String::new(),
         form_error: String::new(),
-        notice: match query.done.as_str() {
-            "deleted" => "Your account was deleted.",
-            "reset" => "Your password was changed. Log in with the new one.",
+        notice: match (SignOutReason::parse(&query.reason), query.done.as_str()) {
+            (Some(reason), _) => reason.sentence(),
+            (None, "deleted") => "Your account was deleted.",
+            (None, "reset") => "Your password was changed. Log in with the new one.",
             _ => "",
         }
         .to_owned(),

@@ -3,6 +3,7 @@
 
 use crate::accounts::service::{mail_verification, reserve_verification_mail};
 use crate::auth::password::{hash_password, verify_password};
+use crate::auth::sign_out::SignOutReason;
 use crate::auth::CurrentUser;
 use crate::db::sessions::{self, Session};
 use crate::db::tokens::{self, TokenKind};
@@ -67,7 +68,8 @@ pub async fn set_password(
 ) -> Result<(), AppError> {
     let hash = hash_password(password.expose().to_owned()).await?;
     users::set_password_hash(&state.db, user.id, &hash).await?;
-    let ended = super::sessions::end_all(state, user.id, keep).await?;
+    let ended =
+        super::sessions::end_all(state, user.id, keep, SignOutReason::PasswordChanged).await?;
     tokens::revoke_all(&state.db, user.id).await?;
     devices::revoke_all(&state.db, user.id).await?;
     if let (Some(email), true) = (&user.email, user.email_verified) {
@@ -264,7 +266,10 @@ pub async fn delete_account(
     let user = &current.user;
     confirm_password(state, current, current_password).await?;
     users::delete(&state.db, user.id).await?;
-    state.live.disconnect_user(user.id).await;
+    state
+        .live
+        .sign_out_user(user.id, SignOutReason::AccountDeleted)
+        .await;
     tracing::info!(user_id = user.id, "account deleted");
     Ok(())
 }

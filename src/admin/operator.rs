@@ -5,6 +5,7 @@
 
 use crate::accounts::{moderation, profile, recovery, sessions};
 use crate::auth::password::hash_password;
+use crate::auth::sign_out::SignOutReason;
 use crate::config::UserCommand;
 use crate::db::rfc3339;
 use crate::db::users::{self, User, UserWriteError};
@@ -109,7 +110,8 @@ pub async fn run(
             let user = find(state, &name).await?;
             if link {
                 let link = recovery::issue_reset_link(state, &user).await?;
-                let ended = sessions::end_all(state, user.id, None).await?;
+                let ended =
+                    sessions::end_all(state, user.id, None, SignOutReason::SessionEnded).await?;
                 return Ok(format!(
                     "{link}\n({ended} sessions ended; the link works once, for 30 minutes)"
                 ));
@@ -135,8 +137,12 @@ pub async fn run(
         }
         UserCommand::EndSessions { name } => {
             let user = find(state, &name).await?;
-            let ended = sessions::end_all(state, user.id, None).await?;
-            state.live.disconnect_user(user.id).await;
+            let ended =
+                sessions::end_all(state, user.id, None, SignOutReason::SessionEnded).await?;
+            state
+                .live
+                .sign_out_user(user.id, SignOutReason::SessionEnded)
+                .await;
             Ok(format!("{ended} sessions of {} ended", user.username))
         }
         UserCommand::List => {

@@ -7,5 +7,6 @@ pub mod password;
 pub mod rate_limit;
 pub mod secret;
 pub mod session;
+pub mod sign_out;
 
 pub use session::{CurrentUser, MaybeUser};

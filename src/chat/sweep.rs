@@ -3,8 +3,8 @@
 //! that cut be missed — Redis away when it was broadcast, a session that
 //! simply expired — this sweep finds it: every few seconds, each instance
 //! checks the sessions of its own sockets in one query, disconnects those
-//! whose session is gone, and keeps the others' sessions fresh (an open
-//! socket is use).
+//! whose session is gone (telling them `signed_out` `session_expired`
+//! first), and keeps the others' sessions fresh (an open socket is use).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::SocketIo;
 
 use super::user::ChatUser;
+use crate::auth::sign_out::SignOutReason;
 use crate::db::{sessions, Db};
 use crate::domain::room_id::GLOBAL;
 use crate::live::bus::with_io;
@@ -55,6 +56,7 @@ async fn sweep<A: Adapter>(io: &SocketIo<A>, db: &Db) -> Result<usize, sqlx::Err
     }
     let ids: Vec<i64> = by_session.keys().copied().collect();
     let live = sessions::keep_alive(db, &ids).await?;
+    let farewell = SignOutReason::SessionExpired.payload();
     let mut cut = 0;
     for (session, sockets) in by_session {
         if live.contains(&session) {
@@ -62,6 +64,8 @@ async fn sweep<A: Adapter>(io: &SocketIo<A>, db: &Db) -> Result<usize, sqlx::Err
         }
         for socket in sockets {
             cut += 1;
+            // Queued before the disconnect packet, so it arrives first.
+            let _ = socket.emit("signed_out", &farewell);
             let _ = socket.disconnect();
         }
     }

@@ -14,6 +14,7 @@ pub mod relay;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::sign_out::SignOutReason;
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::domain::room_id::GLOBAL;
@@ -100,19 +101,35 @@ impl Live {
         self.bus.close().await;
     }
 
-    /// Ends every live connection of the user (account deleted), everywhere.
-    pub async fn disconnect_user(&self, user_id: i64) {
-        if let Err(err) = self.bus.disconnect_room(user_room(user_id)).await {
-            tracing::warn!(error = %err, user_id, "could not disconnect sockets");
+    /// Ends every live connection of the user (account deleted or
+    /// suspended), everywhere: each socket is told why (`signed_out`) just
+    /// before it is cut.
+    pub async fn sign_out_user(&self, user_id: i64, reason: SignOutReason) {
+        self.say_and_disconnect(user_room(user_id), reason).await;
+    }
+
+    /// Ends the live connections that came with these sessions, everywhere,
+    /// each told why (`signed_out`) just before it is cut.
+    pub async fn sign_out_sessions(&self, session_ids: &[i64], reason: SignOutReason) {
+        for id in session_ids {
+            self.say_and_disconnect(session_room(*id), reason).await;
         }
     }
 
-    /// Ends the live connections that came with these sessions, everywhere.
-    pub async fn disconnect_sessions(&self, session_ids: &[i64]) {
-        for id in session_ids {
-            if let Err(err) = self.bus.disconnect_room(session_room(*id)).await {
-                tracing::warn!(error = %err, session_id = id, "could not disconnect sockets");
-            }
+    /// `signed_out` then the disconnect, to every socket of a socket room.
+    /// Both travel the same way (this instance's sockets' queues, and one
+    /// Redis channel read in order by the others), so the event always
+    /// arrives first.
+    async fn say_and_disconnect(&self, room: String, reason: SignOutReason) {
+        if let Err(err) = self
+            .bus
+            .emit_to(&room, "signed_out", &reason.payload())
+            .await
+        {
+            tracing::debug!(error = %err, %room, "could not say why sockets are cut");
+        }
+        if let Err(err) = self.bus.disconnect_room(room.clone()).await {
+            tracing::warn!(error = %err, %room, "could not disconnect sockets");
         }
     }
 
