@@ -72,7 +72,7 @@ test("the profile dialog changes photo and password without leaving the chat", a
   // Omar counts every time mona goes offline on his screen.
   await omar.evaluate(() => {
     window.monaLeft = 0;
-    new MutationObserver(() => {
+    new window.MutationObserver(() => {
       const names = [...document.querySelectorAll("#online-list .online-name")].map((n) => n.textContent);
       if (!names.includes("mona")) window.monaLeft += 1;
     }).observe(document.querySelector("#online-list"), { childList: true, subtree: true });
@@ -173,5 +173,29 @@ test("on a phone the dialog fits and its controls are reachable", async () => {
   assert.ok(await dialog.getByRole("button", { name: "Change password" }).isVisible());
   await checkA11y(page, "profile dialog on a phone");
   await screenshots(page, "profile-panel-phone");
+  assert.deepEqual(problems, []);
+});
+
+test("a draft does not outlive its sign-in on a shared browser", async () => {
+  const page = await person("dora");
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill("half a thought about the budget");
+  await page.reload();
+  await page.locator("#connection[data-state='connected']").waitFor();
+  assert.equal(await box.inputValue(), "half a thought about the budget", "kept across a reload");
+
+  // Logging out (from the profile page) ends the session; signing in again,
+  // the draft is gone from the box and from the browser's storage.
+  await page.goto(`${server.base}/profile`);
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(/\/login/);
+  await page.getByLabel("Username").fill("dora");
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(/\/discover/);
+  await page.locator("#connection[data-state='connected']").waitFor();
+  assert.equal(await box.inputValue(), "", "the ended sign-in's draft is not shown");
+  const left = await page.evaluate(() => Object.keys(window.localStorage).filter((k) => k.startsWith("chatroom.draft.")));
+  assert.deepEqual(left, [], "nor kept");
   assert.deepEqual(problems, []);
 });

@@ -326,6 +326,9 @@ async fn logout(
 struct DiscoverPage {
     layout: Layout,
     me_id: i64,
+    /// The session's public id (as `GET /api/v1/me/sessions` lists it):
+    /// drafts kept by an earlier session of this browser are dropped.
+    me_session: i64,
     me_username: String,
     me_is_admin: bool,
     sio_v: String,
@@ -363,6 +366,7 @@ pub fn chat_page(state: &AppState, current: &CurrentUser, opening: Opening) -> R
     let page = DiscoverPage {
         layout: Layout::new("Discover", "discover", Some(current)),
         me_id: current.user.id,
+        me_session: current.session.id,
         me_username: current.user.username.clone(),
         me_is_admin: current.user.is_admin,
         sio_v: assets::version("vendor/socket.io/socket.io.min.js"),

@@ -3,12 +3,16 @@
 // back, reloading), and never follows you into another one.
 //
 // One of the chat page's ES modules (see state.js). Drafts live in this
-// browser's localStorage, under the signed-in account's id, until they are
-// sent or emptied; a draft untouched for DRAFT_DAYS is dropped.
+// browser's localStorage, under the signed-in account's id and tagged with
+// the session that wrote them, until they are sent or emptied; a draft
+// untouched for DRAFT_DAYS is dropped, and so is every draft of a session
+// that ended (logging out, or another account signing in on this browser):
+// what someone typed does not outlive their sign-in on a shared computer.
 
 import { me } from "./state.js";
 
-const PREFIX = `chatroom.draft.${me.id}.`;
+const ALL = "chatroom.draft.";
+const PREFIX = `${ALL}${me.id}.`;
 const DRAFT_DAYS = 30;
 
 function storage() {
@@ -30,7 +34,7 @@ export function loadDraft(room) {
   try {
     const saved = JSON.parse(store.getItem(PREFIX + room) || "null");
     if (!saved || typeof saved.text !== "string") return "";
-    if (Date.now() - Number(saved.at) > DRAFT_DAYS * 24 * 3600 * 1000) {
+    if (saved.session !== me.session || Date.now() - Number(saved.at) > DRAFT_DAYS * 24 * 3600 * 1000) {
       store.removeItem(PREFIX + room);
       return "";
     }
@@ -48,8 +52,34 @@ export function saveDraft(room, text) {
   if (!store) return;
   try {
     if (blank) store.removeItem(PREFIX + room);
-    else store.setItem(PREFIX + room, JSON.stringify({ text, at: Date.now() }));
+    else store.setItem(PREFIX + room, JSON.stringify({ text, at: Date.now(), session: me.session }));
   } catch {
     // storage full: this draft lasts as long as the page
   }
 }
+
+// One browser holds one sign-in at a time: drafts of any other session (of
+// this account or another) were left by a sign-in that has ended.
+function dropEndedSessions() {
+  const store = storage();
+  if (!store) return;
+  try {
+    const ended = [];
+    for (let i = 0; i < store.length; i += 1) {
+      const key = store.key(i);
+      if (!key || !key.startsWith(ALL)) continue;
+      let saved = null;
+      try {
+        saved = JSON.parse(store.getItem(key) || "null");
+      } catch {
+        saved = null;
+      }
+      if (!saved || saved.session !== me.session) ended.push(key);
+    }
+    for (const key of ended) store.removeItem(key);
+  } catch {
+    // storage unreadable: nothing to drop
+  }
+}
+
+dropEndedSessions();

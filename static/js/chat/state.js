@@ -133,6 +133,7 @@ if (typeof io !== "function") throw new Error("chatroom: the Socket.IO client di
 export const me = {
   id: Number(meta.getAttribute("content")),
   username: meta.dataset.username || "",
+  session: Number(meta.dataset.session) || 0, // the session's public id (drafts.js)
   isAdmin: meta.dataset.admin === "true", // admins may delete anyone's message
 };
 
