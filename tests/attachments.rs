@@ -1042,3 +1042,27 @@ async fn every_instance_serves_every_attachment() {
         "signed out, other instance",
     );
 }
+
+/// A refusal decided before the file is read (not a member, no such room,
+/// too many uploads) still reaches a client that is sending a large file:
+/// the server reads the body to its end and then answers, instead of
+/// closing the connection under it (a browser would see a reset, not why).
+#[tokio::test]
+async fn refusals_before_the_body_still_reach_a_large_upload() {
+    let s = setting().await;
+    let big = || vec![b'x'; 12 * 1024 * 1024];
+    for _ in 0..3 {
+        let refused = upload(&s.app, &s.carol, &s.room, "big.bin", "text/plain", big()).await;
+        assert_error(&refused, 403, "forbidden", "not joined, 12 MiB sent");
+        let nowhere = upload(
+            &s.app,
+            &s.carol,
+            "no-such-room",
+            "big.bin",
+            "text/plain",
+            big(),
+        )
+        .await;
+        assert_error(&nowhere, 404, "not_found", "no such room, 12 MiB sent");
+    }
+}
