@@ -306,6 +306,13 @@ pub struct RoomView {
     /// `global`, `public` or `dm`.
     #[schema(value_type = String, example = "public")]
     pub kind: &'static str,
+    /// Whether its members cannot post new messages, files or typing
+    /// notices here (a DM whose other participant deleted their account).
+    pub read_only: bool,
+    /// When `read_only`: why, in the sentence a refused post is answered
+    /// with; null otherwise.
+    #[schema(value_type = Option<String>)]
+    pub read_only_reason: Option<&'static str>,
     /// As typed; for a DM the other participant's username (`Deleted user` once deleted).
     pub name: String,
     pub topic: String,

@@ -41,7 +41,9 @@ async fn a_dm_is_the_same_conversation_from_both_sides() {
     assert_eq!(from_small["peer"]["username"], large.name.as_str());
     assert!(from_small["peer"]["avatar_url"].is_string(), "{from_small}");
 
-    // The peer's connected socket hears about it.
+    // The peer's list shows it once it is used (tests/live_signals.rs) or,
+    // as here, once they open it too; their connected socket hears of it.
+    let from_large = open_dm(&app, large, &small.name).await;
     let event = large_socket.next("room_joined").await;
     assert_eq!(event["room"]["id"], expected.as_str());
     assert_eq!(event["room"]["kind"], "dm");
@@ -51,8 +53,6 @@ async fn a_dm_is_the_same_conversation_from_both_sides() {
         "named after the other side"
     );
     assert_eq!(event["room"]["peer"]["id"], small.id);
-
-    let from_large = open_dm(&app, large, &small.name).await;
     assert_eq!(from_large["id"], expected.as_str(), "same conversation");
     assert_eq!(from_large["name"], small.name.as_str());
     assert_eq!(from_large["peer"]["id"], small.id);

@@ -36,6 +36,9 @@ async fn every_listed_room_says_whether_it_is_muted_and_muting_follows_the_perso
     let room = create_room(&app, &alice, "quiet-corner").await;
     let room = room["id"].as_str().unwrap().to_owned();
     open_dm(&app, &alice, &bob.name).await;
+    // Listed for bob too (a DM shows up for the other side once used or
+    // opened by them: docs/rooms.md).
+    open_dm(&app, &bob, &alice.name).await;
     let dm = dm_id(alice.id, bob.id);
 
     for id in ["global", room.as_str(), dm.as_str()] {

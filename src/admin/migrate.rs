@@ -149,6 +149,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("room", Kind::Text),
             ("user_id", Kind::Int),
             ("joined_at", Kind::Int),
+            ("listed", Kind::Int),
         ],
     ),
     (

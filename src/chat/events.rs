@@ -9,7 +9,7 @@ use super::payloads::{self, parse};
 use super::user::ChatUser;
 use crate::db;
 use crate::error::AppError;
-use crate::live::ONLINE_LIST_LIMIT;
+use crate::live::{DIRECTORY_WATCHERS, ONLINE_LIST_LIMIT};
 use crate::messages;
 use crate::messages::history::{parse_page, Param};
 use crate::rooms::{access, service as rooms};
@@ -29,6 +29,7 @@ pub fn register<A: Adapter>(s: &SocketRef<A>) {
     s.on("read", on_read::<A>);
     s.on("thread", on_thread::<A>);
     s.on("thread_read", on_thread_read::<A>);
+    s.on("directory", on_directory::<A>);
     s.on_fallback(on_unknown::<A>);
 }
 
@@ -273,6 +274,28 @@ async fn on_thread_read<A: Adapter>(
         Ok(json!({ "root_id": root_id, "last_read_id": now }))
     }
     .await;
+    reply(ack, result);
+}
+
+/// `directory` `{"watch": bool}`: while watching, this socket gets
+/// `room_updated` for every public room (docs/rooms.md, "Live member
+/// counts"); the listing is public, so anyone signed in may watch.
+async fn on_directory<A: Adapter>(
+    s: SocketRef<A>,
+    TryData(data): Data,
+    ack: AckSender<A>,
+    Extension(user): Extension<ChatUser>,
+) {
+    let result = (|| {
+        user.allow_event()?;
+        let asked: payloads::Watch = parse(data.ok())?;
+        if asked.watch {
+            s.join(DIRECTORY_WATCHERS);
+        } else {
+            s.leave(DIRECTORY_WATCHERS);
+        }
+        Ok(json!({ "watching": asked.watch }))
+    })();
     reply(ack, result);
 }
 

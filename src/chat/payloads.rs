@@ -62,6 +62,12 @@ pub struct Post {
     pub attachments: Option<Vec<i64>>,
 }
 
+/// `directory`: `{"watch": bool}`.
+#[derive(Deserialize)]
+pub struct Watch {
+    pub watch: bool,
+}
+
 /// `thread`: `{"id", "before"?, "after"?, "limit"?}`.
 #[derive(Deserialize)]
 pub struct Thread {

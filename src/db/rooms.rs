@@ -67,10 +67,12 @@ pub async fn directory(db: &Db, needle: &str, limit: i64) -> sqlx::Result<Vec<Ro
         .await
 }
 
-/// The rooms and DMs a user is in, most recent activity first.
+/// The rooms and DMs a user is in and has listed (a DM someone else
+/// opened is listed from its first message), most recent activity first.
 pub async fn of_user(db: &Db, user_id: i64) -> sqlx::Result<Vec<RoomRow>> {
     let sql = format!(
-        "SELECT * FROM ({SUMMARY} WHERE r.id IN (SELECT room FROM room_members WHERE user_id = $1)) AS mine \
+        "SELECT * FROM ({SUMMARY} WHERE r.id IN \
+         (SELECT room FROM room_members WHERE user_id = $1 AND listed = 1)) AS mine \
          ORDER BY COALESCE(last_activity, created_at) DESC, id"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -192,7 +194,8 @@ pub async fn leave(db: &Db, room: &str, user_id: i64) -> sqlx::Result<bool> {
 }
 
 /// Creates the DM conversation between two users if it does not exist
-/// and makes both members; true when it was created now.
+/// and makes both members — listed for `a`, who opens it, not yet for `b`;
+/// true when it was created now.
 pub async fn open_dm(db: &Db, id: &str, a: i64, b: i64) -> sqlx::Result<bool> {
     let now = now_ms();
     let mut tx = db.begin_write().await?;
@@ -208,20 +211,51 @@ pub async fn open_dm(db: &Db, id: &str, a: i64, b: i64) -> sqlx::Result<bool> {
     .rows_affected()
         > 0;
     if created {
-        for user in [a, b] {
+        for (user, listed) in [(a, 1_i64), (b, 0)] {
             sqlx::query(
-                "INSERT INTO room_members (room, user_id, joined_at) VALUES ($1, $2, $3) \
+                "INSERT INTO room_members (room, user_id, joined_at, listed) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (room, user_id) DO NOTHING",
             )
             .bind(id)
             .bind(user)
             .bind(now)
+            .bind(listed)
             .execute(&mut *tx)
             .await?;
         }
     }
     tx.commit().await?;
     Ok(created)
+}
+
+/// Lists the room for its members who had it unlisted (a DM's other
+/// participant, at its first message; or `only` when given, who opened it
+/// themselves); returns whose listing changed now.
+pub async fn list_for_members(db: &Db, room: &str, only: Option<i64>) -> sqlx::Result<Vec<i64>> {
+    // Read first: almost every call finds nothing to change, and a read
+    // takes no write lock.
+    let hidden: Vec<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM room_members WHERE room = $1 AND listed = 0")
+            .bind(room)
+            .fetch_all(&db.pool)
+            .await?;
+    let mut changed = Vec::new();
+    for (user_id,) in hidden {
+        if only.is_some_and(|only| only != user_id) {
+            continue;
+        }
+        let done = sqlx::query(
+            "UPDATE room_members SET listed = 1 WHERE room = $1 AND user_id = $2 AND listed = 0",
+        )
+        .bind(room)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+        if done.rows_affected() > 0 {
+            changed.push(user_id);
+        }
+    }
+    Ok(changed)
 }
 
 /// The user's read marker in a room (0 when none).

@@ -51,6 +51,27 @@ impl Bus {
         })
     }
 
+    /// Sends an event to every socket in room `to` that is not also in
+    /// room `except`, on every instance.
+    pub async fn emit_to_except<T: Serialize + ?Sized>(
+        &self,
+        to: &str,
+        except: &str,
+        event: &str,
+        data: &T,
+    ) -> Result<(), String> {
+        let (to, except) = (to.to_owned(), except.to_owned());
+        with_io!(self, io => match io.of("/") {
+            Some(ns) => ns
+                .to(to)
+                .except(except)
+                .emit(event, data)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err(CLOSED.into()),
+        })
+    }
+
     /// Disconnects every socket in a room, on every instance.
     pub async fn disconnect_room(&self, room: String) -> Result<(), String> {
         with_io!(self, io => match io.of("/") {

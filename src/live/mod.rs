@@ -66,6 +66,11 @@ pub fn user_room(user_id: i64) -> String {
     format!("user:{user_id}")
 }
 
+/// The socket room of the sockets watching the room directory
+/// (`room_updated` for every public room). Its colon keeps it apart from
+/// every public room's id.
+pub const DIRECTORY_WATCHERS: &str = "directory:watchers";
+
 /// The socket room of the sockets opened with one session.
 pub fn session_room(session_id: i64) -> String {
     format!("session:{session_id}")
@@ -152,6 +157,32 @@ impl Live {
             .await
         {
             tracing::warn!(error = %err, user_id, %room, "could not remove sockets from a room");
+        }
+    }
+
+    /// Sends an event to every socket in socket room `to` but those also in
+    /// `except`, everywhere.
+    pub async fn emit_except<T: serde::Serialize + ?Sized>(
+        &self,
+        to: &str,
+        except: &str,
+        event: &str,
+        data: &T,
+    ) {
+        if let Err(err) = self.bus.emit_to_except(to, except, event, data).await {
+            tracing::debug!(error = %err, to, event, "could not broadcast");
+        }
+    }
+
+    /// Sends an event to every socket in a socket room, everywhere.
+    pub async fn emit_to_room<T: serde::Serialize + ?Sized>(
+        &self,
+        room: &str,
+        event: &str,
+        data: &T,
+    ) {
+        if let Err(err) = self.bus.emit_to(room, event, data).await {
+            tracing::debug!(error = %err, room, event, "could not broadcast");
         }
     }
 

@@ -106,6 +106,8 @@ async fn store_and_broadcast(
         None => None,
     };
     state.messages.budget.take(author.id)?;
+    // A DM shows up for the other person with its first message.
+    crate::rooms::service::dm_used(state, room).await?;
     let mentioned = mentions::resolve(state, author.id, room, &text).await?;
     let html = format::render(&text);
     // The presence table holds the freshest name and picture.

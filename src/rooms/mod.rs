@@ -27,6 +27,8 @@ pub async fn global_listing(db: &Db) -> Result<(RoomView, i64), AppError> {
     let view = RoomView {
         id: GLOBAL.to_owned(),
         kind: RoomId::Global.kind(),
+        read_only: false,
+        read_only_reason: None,
         name: "Global room".to_owned(),
         topic: "Everyone is here".to_owned(),
         member_count: members,
@@ -53,9 +55,14 @@ pub async fn view(db: &Db, row: RoomRow, me: i64, joined: bool) -> Result<RoomVi
         None if matches!(id, RoomId::Dm(..)) => ("Deleted user".to_owned(), None),
         None => (row.name, None),
     };
+    // What `access::may_write` refuses, said up front.
+    let read_only_reason =
+        (matches!(id, RoomId::Dm(..)) && peer.is_none()).then_some(access::PEER_DELETED);
     Ok(RoomView {
         id: row.id,
         kind: id.kind(),
+        read_only: read_only_reason.is_some(),
+        read_only_reason,
         name,
         topic: row.topic,
         member_count: row.member_count,

@@ -10,6 +10,7 @@ use crate::domain::room_id::GLOBAL;
 use crate::domain::room_name::parse_topic;
 use crate::domain::{RoomId, RoomName, Username};
 use crate::error::{AppError, FieldErrors};
+use crate::live::DIRECTORY_WATCHERS;
 use crate::state::AppState;
 use crate::views::RoomView;
 
@@ -44,7 +45,10 @@ pub async fn create(
         Err(rooms::CreateError::Taken) => return Err(AppError::RoomNameTaken),
         Err(rooms::CreateError::Db(err)) => return Err(err.into()),
     }
-    entered(state, me, &RoomId::Public(id)).await
+    let room = RoomId::Public(id);
+    let view = entered(state, me, &room).await?;
+    members_changed(state, &room).await;
+    Ok(view)
 }
 
 /// One conversation as `me` sees it: any public room, their DMs.
@@ -79,7 +83,9 @@ pub async fn join(state: &AppState, me: i64, room: &RoomId) -> Result<RoomView, 
         return Err(AppError::NotFound);
     }
     if rooms::join(&state.db, id, me).await? {
-        entered(state, me, room).await
+        let view = entered(state, me, room).await?;
+        members_changed(state, room).await;
+        Ok(view)
     } else {
         get(state, me, room).await
     }
@@ -105,6 +111,7 @@ pub async fn leave(state: &AppState, me: i64, room: &RoomId) -> Result<(), AppEr
                     .live
                     .emit_to_user(me, "room_left", &json!({ "room": room }))
                     .await;
+                members_changed(state, room).await;
             }
             Ok(())
         }
@@ -113,7 +120,9 @@ pub async fn leave(state: &AppState, me: i64, room: &RoomId) -> Result<(), AppEr
 
 /// Opens (or finds) the DM between `me` and the user called `username`.
 /// A suspended account can be written to like any other (whether someone
-/// is suspended is not for others to learn); their messages wait.
+/// is suspended is not for others to learn); their messages wait. The DM
+/// is listed for `me` now, for the other person at its first message
+/// ([`dm_used`]): their sockets follow it already, but are not told.
 pub async fn open_dm(state: &AppState, me: i64, username: &str) -> Result<RoomView, AppError> {
     let username = Username::parse(username.trim()).map_err(|_| AppError::NotFound)?;
     let peer = users::find_by_username(&state.db, username.as_str())
@@ -123,12 +132,79 @@ pub async fn open_dm(state: &AppState, me: i64, username: &str) -> Result<RoomVi
         return Err(AppError::field("username", "you cannot message yourself"));
     }
     let room = RoomId::dm(me, peer.id);
-    if rooms::open_dm(&state.db, &room.to_string(), me, peer.id).await? {
-        let _ = entered(state, peer.id, &room).await?;
+    let id = room.to_string();
+    if rooms::open_dm(&state.db, &id, me, peer.id).await? {
+        let newest = messages::newest_id(&state.db, &id).await?;
+        rooms::mark_read(&state.db, peer.id, &id, newest).await?;
+        state.live.add_user_to_room(peer.id, &room).await;
+        entered(state, me, &room).await
+    } else if !rooms::list_for_members(&state.db, &id, Some(me))
+        .await?
+        .is_empty()
+    {
         entered(state, me, &room).await
     } else {
         get(state, me, &room).await
     }
+}
+
+/// A message was accepted in `room`: a DM becomes listed for a participant
+/// who had not opened it, whose sockets are told (`room_joined`). Called by
+/// the message service for every message, before it is stored and sent,
+/// so the conversation arrives before its first message.
+pub async fn dm_used(state: &AppState, room: &RoomId) -> Result<(), AppError> {
+    if !matches!(room, RoomId::Dm(..)) {
+        return Ok(());
+    }
+    let id = room.to_string();
+    for user in rooms::list_for_members(&state.db, &id, None).await? {
+        state.live.add_user_to_room(user, room).await;
+        if let Some(row) = rooms::find(&state.db, &id).await? {
+            let room_view = view(&state.db, row, user, true).await?;
+            state
+                .live
+                .emit_to_user(user, "room_joined", &json!({ "room": room_view }))
+                .await;
+        }
+    }
+    Ok(())
+}
+
+/// Someone joined or left a public room: its members and the sockets
+/// watching the directory get the new room object (`room_updated`),
+/// everywhere. Best effort: the change itself is done.
+async fn members_changed(state: &AppState, room: &RoomId) {
+    let RoomId::Public(id) = room else { return };
+    let row = match rooms::find(&state.db, id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::warn!(error = %err, room = %id, "room_updated not sent");
+            return;
+        }
+    };
+    // A public room looks the same to everyone but for `joined`.
+    let mut room_view = match view(&state.db, row, 0, true).await {
+        Ok(room_view) => room_view,
+        Err(err) => {
+            tracing::warn!(error = %err, room = %id, "room_updated not sent");
+            return;
+        }
+    };
+    state
+        .live
+        .emit_to_room(id, "room_updated", &json!({ "room": &room_view }))
+        .await;
+    room_view.joined = false;
+    state
+        .live
+        .emit_except(
+            DIRECTORY_WATCHERS,
+            id,
+            "room_updated",
+            &json!({ "room": room_view }),
+        )
+        .await;
 }
 
 /// After `user` became a member: everything before now counts as read,
