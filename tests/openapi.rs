@@ -65,6 +65,8 @@ async fn openapi_document_lists_every_api_route() {
         ("delete", "/api/v1/messages/{id}"),
         ("put", "/api/v1/messages/{id}/reactions/{emoji}"),
         ("delete", "/api/v1/messages/{id}/reactions/{emoji}"),
+        ("get", "/api/v1/emoji"),
+        ("get", "/api/v1/rooms/{room}/members"),
         ("get", "/api/v1/search"),
         ("put", "/api/v1/admin/users/{username}/suspension"),
         ("delete", "/api/v1/admin/users/{username}/suspension"),

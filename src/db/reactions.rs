@@ -11,19 +11,44 @@ pub struct ReactionRow {
     pub username: String,
 }
 
-/// Adds a reaction; adding it again changes nothing.
-pub async fn add(db: &Db, message_id: i64, user_id: i64, emoji: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES ($1, $2, $3, $4) \
+/// Adds a reaction unless the message already carries `max_distinct`
+/// other emoji; adding it again changes nothing. Whether the reaction is
+/// there now (false: the message was full).
+pub async fn add(
+    db: &Db,
+    message_id: i64,
+    user_id: i64,
+    emoji: &str,
+    max_distinct: i64,
+) -> sqlx::Result<bool> {
+    // One statement, so two people adding the 20th and 21st emoji at once
+    // cannot both pass a separate count.
+    let added = sqlx::query(
+        "INSERT INTO reactions (message_id, user_id, emoji, created_at) SELECT $1, $2, $3, $4 \
+         WHERE EXISTS (SELECT 1 FROM reactions WHERE message_id = $1 AND emoji = $3) \
+         OR (SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message_id = $1) < $5 \
          ON CONFLICT (message_id, user_id, emoji) DO NOTHING",
     )
     .bind(message_id)
     .bind(user_id)
     .bind(emoji)
     .bind(now_ms())
+    .bind(max_distinct)
     .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if added > 0 {
+        return Ok(true);
+    }
+    let present: Option<(i64,)> = sqlx::query_as(
+        "SELECT user_id FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+    )
+    .bind(message_id)
+    .bind(user_id)
+    .bind(emoji)
+    .fetch_optional(&db.pool)
     .await?;
-    Ok(())
+    Ok(present.is_some())
 }
 
 /// Removes a reaction, if it is there.

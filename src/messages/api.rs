@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(room_messages, post_message))
         .routes(routes!(edit_message, delete_message))
         .routes(routes!(add_reaction, remove_reaction))
+        .routes(routes!(emoji_catalog))
         .routes(routes!(search_messages))
         .routes(routes!(thread))
         .routes(routes!(follow_thread, unfollow_thread))
@@ -204,7 +205,7 @@ async fn delete_message(
     tag = "messages",
     summary = "Add your reaction (adding it twice is not an error)",
     security(("sessionCookie" = [])),
-    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404"), ("emoji" = String, Path, description = "One of 👍 ❤️ 😂 🎉 😮 😢 (exact strings, URL-encoded: `%F0%9F%91%8D` for 👍; ❤️ is U+2764 U+FE0F); anything else is 422")),
+    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404"), ("emoji" = String, Path, description = "One emoji as Unicode lists it, fully qualified (any of `GET /api/v1/emoji`, or one of its skin-tone variants; ZWJ sequences and flags included), URL-encoded: `%F0%9F%91%8D` for 👍; ❤️ is U+2764 U+FE0F (U+2764 alone is 422). Text, several emoji, a lone modifier or joiner, a NUL: 422")),
     responses(
         Unauthenticated,
         CrossSite,
@@ -212,7 +213,7 @@ async fn delete_message(
         NotFound,
         (status = 200, description = "The message", body = MessageEnvelope),
         (status = 409, description = "The message was deleted (`message_deleted`)", body = ErrorBody),
-        (status = 422, description = "Not one of the six emoji (`validation_failed`)", body = ErrorBody),
+        (status = 422, description = "Not a single emoji, or the message already has 20 different ones and this is not one of them (`validation_failed`, `fields.emoji`)", body = ErrorBody),
     )
 )]
 async fn add_reaction(
@@ -230,14 +231,14 @@ async fn add_reaction(
     tag = "messages",
     summary = "Remove your reaction (removing one that is not there is not an error)",
     security(("sessionCookie" = [])),
-    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404"), ("emoji" = String, Path, description = "One of 👍 ❤️ 😂 🎉 😮 😢 (exact strings, URL-encoded: `%F0%9F%91%8D` for 👍; ❤️ is U+2764 U+FE0F); anything else is 422")),
+    params(("id" = i64, Path, description = "A message id; one that does not exist or is in a conversation you cannot read is 404"), ("emoji" = String, Path, description = "One emoji as Unicode lists it, fully qualified (any of `GET /api/v1/emoji`, or one of its skin-tone variants; ZWJ sequences and flags included), URL-encoded: `%F0%9F%91%8D` for 👍; ❤️ is U+2764 U+FE0F (U+2764 alone is 422). Text, several emoji, a lone modifier or joiner, a NUL: 422")),
     responses(
         Unauthenticated,
         CrossSite,
         RateLimited,
         NotFound,
         (status = 200, description = "The message", body = MessageEnvelope),
-        (status = 422, description = "Not one of the six emoji (`validation_failed`)", body = ErrorBody),
+        (status = 422, description = "Not a single emoji (`validation_failed`, `fields.emoji`)", body = ErrorBody),
     )
 )]
 async fn remove_reaction(
@@ -247,6 +248,51 @@ async fn remove_reaction(
 ) -> AppResult<Json<MessageEnvelope>> {
     let message = super::react(&state, user.user.id, message_id(&id)?, &emoji, false).await?;
     Ok(Json(MessageEnvelope { message }))
+}
+
+/// The emoji catalog's JSON and its entity tag, built once (the data is
+/// fixed for a given binary).
+fn emoji_catalog_body() -> &'static (String, String) {
+    static BODY: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    BODY.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_string(&crate::domain::reaction::catalog())
+            .unwrap_or_else(|_| "{}".to_owned());
+        let digest = Sha256::digest(json.as_bytes());
+        let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        (json, format!("\"{tag}\""))
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/emoji",
+    tag = "messages",
+    summary = "Every emoji a reaction may be, by group, with names and short names to search (the picker's data); public and cacheable",
+    responses(
+        (status = 200, description = "The catalog (`Cache-Control: public, max-age=86400` and an `ETag`)", body = crate::domain::reaction::EmojiCatalog),
+        (status = 304, description = "Unchanged since the `If-None-Match` entity tag"),
+    )
+)]
+async fn emoji_catalog(headers: axum::http::HeaderMap) -> Response {
+    use axum::http::header;
+    let (json, etag) = emoji_catalog_body();
+    let cache = [
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, "public, max-age=86400".to_owned()),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (
+        cache,
+        [(header::CONTENT_TYPE, "application/json".to_owned())],
+        json.clone(),
+    )
+        .into_response()
 }
 
 #[utoipa::path(

@@ -309,7 +309,15 @@ pub async fn react(
     }
     state.messages.budget.take(me)?;
     if on {
-        reactions::add(&state.db, id, me, reaction.as_str()).await?;
+        let max = crate::domain::reaction::MAX_DISTINCT;
+        if !reactions::add(&state.db, id, me, reaction.as_str(), max).await? {
+            return Err(AppError::field(
+                "emoji",
+                format!(
+                    "This message already has {max} different reactions. Add one of those instead."
+                ),
+            ));
+        }
     } else {
         reactions::remove(&state.db, id, me, reaction.as_str()).await?;
     }

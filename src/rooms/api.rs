@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mute, unmute))
         .routes(routes!(mine))
         .routes(routes!(open_dm))
+        .merge(super::members::router())
 }
 
 #[utoipa::path(

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api;
+pub mod members;
 pub mod mute;
 pub mod service;
 
