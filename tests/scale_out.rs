@@ -877,3 +877,94 @@ async fn a_thread_reply_on_one_instance_reaches_a_reader_on_the_other() {
     assert_eq!(from_a["messages"], from_b["messages"]);
     assert_eq!(from_a["messages"][0]["id"], reply["id"]);
 }
+
+#[tokio::test]
+async fn member_counts_sign_outs_and_first_dm_messages_cross_instances() {
+    let Some(c) = cluster().await else { return };
+    let (_, _, alice_cookie) = c.a.user_with_cookie("lsa").await;
+    let (bob_name, _, bob_cookie) = c.a.user_with_cookie("lsb").await;
+    let (_, _, eve_cookie) = c.a.user_with_cookie("lse").await;
+    let (_, _, carol_cookie) = c.a.user_with_cookie("lsc").await;
+    let mut alice = connect(&c.a, &alice_cookie).await;
+    let bob = connect(&c.b, &bob_cookie).await;
+    let mut eve = connect(&c.b, &eve_cookie).await;
+    let carol = connect(&c.b, &carol_cookie).await;
+    let http = reqwest::Client::new();
+
+    // Eve watches the directory on B; Bob joins Alice's room through A.
+    let ack = eve.call("directory", json!({ "watch": true })).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let room = unique_name("ls").to_lowercase();
+    let created = http
+        .post(c.a.url("/api/v1/rooms"))
+        .header("cookie", &alice_cookie)
+        .json(&json!({ "name": room }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(eve.next("room_updated").await["room"]["member_count"], 1);
+    let joined = http
+        .put(c.a.url(&format!("/api/v1/rooms/{room}/membership")))
+        .header("cookie", &bob_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), 200);
+    assert_eq!(bob.next("room_joined").await["room"]["id"], room.as_str());
+    let to_bob = bob.next("room_updated").await;
+    assert_eq!(to_bob["room"]["id"], room.as_str());
+    assert_eq!(to_bob["room"]["member_count"], 2);
+    assert_eq!(to_bob["room"]["joined"], true);
+    let to_eve = eve.next("room_updated").await;
+    assert_eq!(to_eve["room"]["member_count"], 2);
+    assert_eq!(to_eve["room"]["joined"], false);
+
+    // A DM Alice opens on A reaches Bob on B with its first message only.
+    let dm: Value = http
+        .post(c.a.url("/api/v1/dms"))
+        .header("cookie", &alice_cookie)
+        .json(&json!({ "username": bob_name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dm_id = dm["room"]["id"].as_str().unwrap().to_owned();
+    let hello = alice
+        .call("message", json!({ "text": "first", "room": dm_id }))
+        .await;
+    assert_eq!(hello["ok"], true, "{hello}");
+    assert_eq!(bob.next("room_joined").await["room"]["id"], dm_id.as_str());
+    assert_eq!(bob.next("message").await["id"], hello["message"]["id"]);
+
+    // Carol, on B, heard none of it: a global message is the first thing.
+    let global = alice.call("message", json!({ "text": "everyone" })).await;
+    assert_eq!(carol.next("message").await["id"], global["message"]["id"]);
+    for event in ["room_updated", "room_joined", "signed_out"] {
+        assert!(
+            carol
+                .next_within(event, Duration::from_millis(300))
+                .await
+                .is_none(),
+            "carol got {event}"
+        );
+    }
+
+    // Bob logs out through A: his socket on B is told why, then cut.
+    let out = http
+        .post(c.a.url("/api/v1/auth/logout"))
+        .header("cookie", &bob_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert!(bob.closed_within(Duration::from_secs(5)).await);
+    assert_eq!(
+        bob.next_within("signed_out", Duration::ZERO).await,
+        Some(json!({ "reason": "logged_out" })),
+        "signed_out arrived before the disconnect"
+    );
+    assert!(!carol.closed_within(Duration::from_millis(200)).await);
+}
