@@ -322,13 +322,13 @@ async fn the_login_page_says_why_from_a_fixed_list_only() {
         let html = http.get(url).send().await.unwrap().text().await.unwrap();
         assert!(
             html.contains(&format!(
-                r#"<p class="notice" role="status">{sentence}</p>"#
+                r#"<p class="notice notice-info" role="status">{sentence}</p>"#
             )),
             "{reason}: {html}"
         );
     }
     let plain = page("").await;
-    assert!(!plain.contains(r#"class="notice""#));
+    assert!(!plain.contains(r#"class="notice"#));
     for query in [
         "?reason=%3Cb%3Ehacked%3C%2Fb%3E",
         "?reason=You%20were%20hacked",
@@ -336,7 +336,7 @@ async fn the_login_page_says_why_from_a_fixed_list_only() {
     ] {
         let url = app.url(&format!("/login{query}"));
         let html = http.get(url).send().await.unwrap().text().await.unwrap();
-        assert!(!html.contains(r#"class="notice""#), "{query}");
+        assert!(!html.contains(r#"class="notice"#), "{query}");
         assert!(!html.contains("hacked"), "{query}: never echoed");
     }
 }

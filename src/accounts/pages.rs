@@ -54,6 +54,8 @@ struct LoginPage {
     password_error: String,
     form_error: String,
     notice: String,
+    /// The notice says why this browser was signed out (not a success).
+    signed_out: bool,
     /// Where to land once signed in (a local path), or "".
     next: String,
 }
@@ -80,6 +82,7 @@ async fn login_page(
         return redirect_to(local_next(&query.next).unwrap_or("/discover"));
     }
     let (csrf_token, cookie) = form_token(None, &headers, state.config.cookies_secure());
+    let signed_out = SignOutReason::parse(&query.reason);
     let page = LoginPage {
         layout: Layout::new("Log in", "login", None),
         csrf_token,
@@ -87,7 +90,8 @@ async fn login_page(
         username_error: String::new(),
         password_error: String::new(),
         form_error: String::new(),
-        notice: match (SignOutReason::parse(&query.reason), query.done.as_str()) {
+        signed_out: signed_out.is_some(),
+        notice: match (signed_out, query.done.as_str()) {
             (Some(reason), _) => reason.sentence(),
             (None, "deleted") => "Your account was deleted.",
             (None, "reset") => "Your password was changed. Log in with the new one.",
@@ -143,6 +147,7 @@ async fn login_submit(
                 password_error: String::new(),
                 form_error: String::new(),
                 notice: String::new(),
+                signed_out: false,
                 next: local_next(&form.next).unwrap_or_default().to_owned(),
             };
             match &err {

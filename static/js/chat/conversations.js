@@ -16,6 +16,7 @@ import { closeDrawers } from "./drawers.js";
 import { renderTray } from "./uploads.js";
 import { loadDraft, saveDraft } from "./drafts.js";
 import { updateComposer } from "./sending.js";
+import { renderReadOnly } from "./live-signals.js";
 import { showAddress } from "./addresses.js";
 import { beforeRead, mutedIcon, renderNotifyState, weight } from "./notifications.js";
 
@@ -162,6 +163,7 @@ function renderHeader() {
   el.input.placeholder =
     room.id === GLOBAL || !short ? "Write a message…" : `Write to ${room.kind === "dm" ? "@" : "#"}${label}…`;
   renderNotifyState();
+  renderReadOnly(room);
 }
 
 export function setNotice(text) {

@@ -23,7 +23,7 @@ function openDirectory() {
   el.roomSearch.focus();
 }
 
-function directoryItem(room) {
+export function directoryItem(room) {
   const li = make("li", "directory-item");
   li.dataset.room = room.id;
   const info = make("div", "directory-info");

@@ -26,6 +26,7 @@ import { renderNotifyButton } from "./notifications.js";
 import "./drawers.js";
 import { refreshThreads, threadsReconnected } from "./threads.js";
 import "./shortcuts.js";
+import { loginAddress, signedOut } from "./live-signals.js";
 import { startAtAddress } from "./addresses.js";
 import "./profile-panel.js";
 
@@ -56,6 +57,7 @@ socket.on("connect", () => {
 socket.on("disconnect", (reason) => {
   typers.clear();
   renderTyping();
+  if (signedOut()) return; // on the way to the login page (live-signals.js)
   if (reason === "io server disconnect") {
     // The server closed us on purpose (session ended elsewhere, …). Try
     // again: the handshake says whether we are still signed in.
@@ -69,7 +71,7 @@ socket.on("disconnect", (reason) => {
 socket.on("connect_error", (err) => {
   if (err && err.message === "unauthenticated") {
     setConnection("offline");
-    window.location.assign("/login");
+    window.location.assign(loginAddress());
     return;
   }
   setConnection(navigator.onLine === false || !socket.active ? "offline" : "reconnecting");
