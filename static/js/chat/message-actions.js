@@ -13,6 +13,8 @@ import { replaceMessage } from "./messages.js";
 import { loadOlder } from "./history.js";
 import { openThread } from "./threads.js";
 import { openViewer } from "./attachment-view.js";
+import { emojiBrowser } from "./emoji-picker.js";
+import { enterSends } from "./sending.js";
 import { copyLink } from "./addresses.js";
 
 // ---------------------------------------------------- message actions
@@ -80,6 +82,9 @@ function onActionClick(event) {
       break;
     case "copy-link":
       copyLink(m, target);
+      break;
+    case "more-reactions":
+      showAllEmoji(target);
       break;
     case "pick":
       closePicker(true);
@@ -160,6 +165,7 @@ function togglePicker(li, anchor) {
     b.setAttribute("aria-label", name);
     node.append(b);
   }
+  node.append(button("More reactions…", "reaction-more", "more-reactions"));
   li.querySelector(".message-row").append(node);
   li.classList.add("has-picker");
   anchor.setAttribute("aria-expanded", "true");
@@ -169,6 +175,22 @@ function togglePicker(li, anchor) {
   const room = viewOf(li).scroller.getBoundingClientRect();
   if (node.getBoundingClientRect().bottom > room.bottom) node.classList.add("is-above");
   node.firstElementChild.focus({ preventScroll: true });
+  node.scrollIntoView({ block: "nearest" });
+}
+
+// "More reactions…": the whole emoji set, searchable, under the quick six.
+function showAllEmoji(more) {
+  if (!page.picker) return;
+  const { node, li } = page.picker;
+  const browser = emojiBrowser({ action: "pick", label: "All reactions" });
+  // Hidden, not removed: this very click then still counts as inside.
+  more.hidden = true;
+  more.after(browser);
+  node.classList.add("is-full");
+  node.classList.remove("is-above");
+  const room = viewOf(li).scroller.getBoundingClientRect();
+  if (node.getBoundingClientRect().bottom > room.bottom) node.classList.add("is-above");
+  browser.focusSearch();
   node.scrollIntoView({ block: "nearest" });
 }
 
@@ -254,7 +276,7 @@ function startEdit(li, m, view) {
       event.preventDefault();
       event.stopPropagation();
       close();
-    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+    } else if (enterSends(event)) {
       event.preventDefault();
       submit();
     }

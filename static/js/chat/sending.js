@@ -14,6 +14,8 @@ import { touchRoom } from "./conversations.js";
 import { replySettled } from "./threads.js";
 import { onTrayChange, readyUploads, takeReady, uploadsInFlight } from "./uploads.js";
 import { saveDraft } from "./drafts.js";
+import { attachMentions } from "./mentions-autocomplete.js";
+import { attachComposerEmoji } from "./emoji-picker.js";
 
 // ------------------------------------------------------------ sending
 
@@ -225,12 +227,47 @@ el.form.addEventListener("submit", (event) => {
   el.input.focus();
 });
 
+// Enter: on a touch screen (coarse pointer, no hover: a phone's keyboard)
+// it starts a new line and the Send button sends, as in Slack's and
+// WhatsApp's apps; with a keyboard and mouse it sends, Shift+Enter adds a
+// line (docs/page.md, "The composer").
+const touchQuery = window.matchMedia("(pointer: coarse) and (hover: none)");
+
+/** Whether Enter (without Shift) sends from a message box on this device. */
+export function enterSends(event) {
+  return (
+    event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229 && !touchQuery.matches
+  );
+}
+
+function describeEnter() {
+  const touch = touchQuery.matches;
+  document.body.classList.toggle("is-touch", touch);
+  for (const box of [el.input, el.threadInput]) {
+    if (box) box.setAttribute("enterkeyhint", touch ? "enter" : "send");
+  }
+  const hint = document.getElementById("composer-hint");
+  if (hint) {
+    hint.textContent = touch ? "Send with the Send button; Enter starts a new line" : "";
+    if (!touch) {
+      const key = (name) => make("kbd", "", name);
+      hint.append(key("Enter"), " to send, ", key("Shift"), " + ", key("Enter"), " for a new line");
+    }
+  }
+}
+describeEnter();
+touchQuery.addEventListener("change", describeEnter);
+
 el.input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+  if (enterSends(event)) {
     event.preventDefault();
     send();
   }
 });
+
+attachMentions(el.input, () => page.current);
+const emojiButton = document.getElementById("emoji-button");
+if (emojiButton) attachComposerEmoji(emojiButton, el.input);
 
 el.input.addEventListener("input", () => {
   updateComposer();

@@ -45,7 +45,8 @@ import {
   wide,
 } from "./util.js";
 import { announce, avatarFor, buildMessage, regroup } from "./messages.js";
-import { sendText, settlePendingFor } from "./sending.js";
+import { enterSends, sendText, settlePendingFor } from "./sending.js";
+import { attachMentions } from "./mentions-autocomplete.js";
 import { backToChat, roomLabel, showView } from "./conversations.js";
 import { closeDrawers } from "./drawers.js";
 import { summaryText } from "./attachment-view.js";
@@ -466,13 +467,14 @@ el.threadForm.addEventListener("submit", (event) => {
 });
 
 el.threadInput.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+  if (enterSends(event)) {
     event.preventDefault();
     sendReply();
   }
 });
 
 el.threadInput.addEventListener("input", sizeInput);
+attachMentions(el.threadInput, () => thread.room);
 
 el.threadClose.addEventListener("click", () => closeThread(true));
 
