@@ -217,11 +217,20 @@ test("a DM with a deleted account has its composer disabled, saying why", async 
   const opened = await call(hal, "POST", "/api/v1/dms", { username: "ivy" });
   const dm = opened.body.room.id;
   assert.equal((await call(hal, "POST", `/api/v1/rooms/${dm}/messages`, { text: "see you" })).status, 201);
+  // Hal has the DM open while Ivy deletes her account (on her phone).
+  await hal.goto(`${server.base}/discover/${dm}`);
+  await connected(hal);
+  await hal.locator("#chat-name", { hasText: "ivy" }).waitFor();
+  assert.equal(await hal.getByLabel("Message").isDisabled(), false);
   assert.equal((await call(ivy, "DELETE", "/api/v1/me", { current_password: PASSWORD })).status, 204);
   await ivy.waitForURL(/\/login\?reason=account_deleted/);
   await ivy.getByRole("status").filter({ hasText: "Your account was deleted, so you were signed out." }).waitFor();
 
   const sentence = "This account was deleted. You can still read this conversation, but not send to it.";
+  // Live, without reopening: the name changes and the composer closes.
+  await hal.locator("#chat-name", { hasText: "Deleted user" }).waitFor();
+  await hal.locator("#composer-readonly", { hasText: sentence }).waitFor();
+  assert.equal(await hal.getByLabel("Message").isDisabled(), true);
   for (const viewport of [DESKTOP, PHONE]) {
     await hal.setViewportSize(viewport);
     await hal.goto(`${server.base}/discover/${dm}`);

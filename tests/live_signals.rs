@@ -467,6 +467,7 @@ async fn a_dm_with_a_deleted_account_is_read_only_up_front() {
     let app = spawn_app().await;
     let alice = user(&app, "alice").await;
     let bob = user(&app, "bob").await;
+    let carol = user(&app, "carol").await;
     let dm = open_dm(&app, &alice, &bob.name).await;
     let id = dm["id"].as_str().unwrap().to_owned();
     assert_eq!(dm["read_only"], false);
@@ -485,6 +486,8 @@ async fn a_dm_with_a_deleted_account_is_read_only_up_front() {
     )
     .await;
     assert_eq!(status, 201);
+    let mut a = connect(&app, &alice).await;
+    let c = connect(&app, &carol).await;
     let (status, body) = common::rooms::api(
         &app,
         &bob,
@@ -497,6 +500,14 @@ async fn a_dm_with_a_deleted_account_is_read_only_up_front() {
 
     let sentence =
         "This account was deleted. You can still read this conversation, but not send to it.";
+    // Alice's open pages learn it at once.
+    let updated = a.next("room_updated").await;
+    assert_eq!(updated["room"]["id"], id.as_str());
+    assert_eq!(updated["room"]["name"], "Deleted user");
+    assert_eq!(updated["room"]["peer"], Value::Null);
+    assert_eq!(updated["room"]["read_only"], true);
+    assert_eq!(updated["room"]["read_only_reason"], sentence);
+    nothing_more(&mut a, &c, "room_updated", "carol").await;
     let (status, one) = get(&app, &alice, &format!("/api/v1/rooms/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(one["room"]["read_only"], true, "{one}");

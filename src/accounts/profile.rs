@@ -265,7 +265,9 @@ pub async fn delete_account(
 ) -> Result<(), AppError> {
     let user = &current.user;
     confirm_password(state, current, current_password).await?;
+    let dms = crate::rooms::service::dms_of(state, user.id).await?;
     users::delete(&state.db, user.id).await?;
+    crate::rooms::service::peers_left(state, user.id, &dms).await;
     state
         .live
         .sign_out_user(user.id, SignOutReason::AccountDeleted)

@@ -170,6 +170,46 @@ pub async fn dm_used(state: &AppState, room: &RoomId) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The DMs `user` is in, asked just before their account is deleted, for
+/// [`peers_left`].
+pub async fn dms_of(state: &AppState, user: i64) -> Result<Vec<RoomId>, AppError> {
+    Ok(rooms::ids_of_user(&state.db, user)
+        .await?
+        .iter()
+        .filter_map(|id| RoomId::parse(id))
+        .filter(|room| matches!(room, RoomId::Dm(..)))
+        .collect())
+}
+
+/// `user` deleted their account: the other participant of each of their
+/// DMs gets its new room object (`room_updated`: "Deleted user",
+/// `read_only`), so an open page stops offering to write there at once.
+/// Best effort: the account is gone either way.
+pub async fn peers_left(state: &AppState, user: i64, dms: &[RoomId]) {
+    for room in dms {
+        let Some(peer) = room.dm_peer(user) else {
+            continue;
+        };
+        let row = match rooms::find(&state.db, &room.to_string()).await {
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(error = %err, %room, "room_updated not sent");
+                continue;
+            }
+        };
+        match view(&state.db, row, peer, true).await {
+            Ok(room_view) => {
+                state
+                    .live
+                    .emit_to_user(peer, "room_updated", &json!({ "room": room_view }))
+                    .await
+            }
+            Err(err) => tracing::warn!(error = %err, %room, "room_updated not sent"),
+        }
+    }
+}
+
 /// Someone joined or left a public room: its members and the sockets
 /// watching the directory get the new room object (`room_updated`),
 /// everywhere. Best effort: the change itself is done.
