@@ -37,10 +37,13 @@ el.notifyButton.addEventListener("click", async () => {
 
 const notified = new Set(); // message ids already notified (a DM that mentions you comes twice)
 
-// Whether the person sees this message where it is: its conversation is
-// open, in the chat view, in a visible tab.
-function inView(m) {
-  return roomOf(m) === page.current && !pageHidden();
+// Whether the person sees this message where it is: its thread in the
+// panel, or its conversation open in the chat view (when it shows there),
+// in a visible tab.
+function seen(m) {
+  const reply = Number.isInteger(m.reply_to);
+  if (reply && threadInView(m.reply_to)) return true;
+  return (!reply || m.in_room !== false) && roomOf(m) === page.current && !pageHidden();
 }
 
 function raise(m, title) {
@@ -71,7 +74,7 @@ function where(room) {
 
 // The `mention` event: always notifies (muted or not) unless seen.
 export function notifyMention(m) {
-  if (isMine(m) || inView(m)) return;
+  if (isMine(m) || seen(m)) return;
   const name = m.author ? m.author.username : "Someone";
   raise(m, `${name} mentioned you in ${where(rooms.get(roomOf(m)))}`);
 }
@@ -87,19 +90,17 @@ export function notifyMessage(m) {
   const dm = room ? room.kind === "dm" : id.startsWith("dm:");
   const reply = Number.isInteger(m.reply_to);
   if (!dm && !reply) return;
-  // Seen: in the open thread panel, or in the open conversation when it shows there.
-  const seen = () => (reply && threadInView(m.reply_to)) || ((!reply || m.in_room !== false) && inView(m));
   const name = m.author ? m.author.username : "Deleted user";
   const title = reply ? `${name} replied in a thread in ${where(room)}` : name;
   if (dm || followsThread(m.reply_to)) {
-    if (!seen()) raise(m, title);
+    if (!seen(m)) raise(m, title);
     return;
   }
   // Following may be news to this page (a reply from another device): the
   // list of followed threads is fetched again after every reply.
   const arrived = Date.now();
   whenThreadsRefreshed(() => {
-    if (Date.now() - arrived < 15000 && followsThread(m.reply_to) && !seen()) raise(m, title);
+    if (Date.now() - arrived < 15000 && followsThread(m.reply_to) && !seen(m)) raise(m, title);
   });
 }
 
