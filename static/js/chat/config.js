@@ -20,7 +20,7 @@ function count(value, name) {
 /** A message has 1 to MAX_CHARS characters (after trimming). */
 export const MAX_CHARS = count(config.max_message_chars, "max_message_chars");
 
-/** The reactions the server accepts, in the order the picker shows them. */
+/** The quick reactions, which the picker shows first (any single emoji is one: emoji-picker.js). */
 export const REACTIONS = Object.freeze(
   (Array.isArray(config.reactions) ? config.reactions : []).filter((e) => typeof e === "string" && e !== ""),
 );

@@ -147,7 +147,8 @@ function endConfirm(li, refocus) {
   }
 }
 
-// The six-emoji picker (page.picker), one open at a time.
+// The reaction picker (page.picker), one open at a time: the six quick
+// reactions, then "More reactions…" for the whole set (emoji-picker.js).
 
 function togglePicker(li, anchor) {
   if (page.picker && page.picker.li === li) {
@@ -165,7 +166,11 @@ function togglePicker(li, anchor) {
     b.setAttribute("aria-label", name);
     node.append(b);
   }
-  node.append(button("More reactions…", "reaction-more", "more-reactions"));
+  const more = button("", "reaction-more", "more-reactions");
+  more.setAttribute("aria-label", "More reactions…");
+  more.title = "More reactions";
+  more.append(smileyPlus());
+  node.append(more);
   li.querySelector(".message-row").append(node);
   li.classList.add("has-picker");
   anchor.setAttribute("aria-expanded", "true");
@@ -176,6 +181,21 @@ function togglePicker(li, anchor) {
   if (node.getBoundingClientRect().bottom > room.bottom) node.classList.add("is-above");
   node.firstElementChild.focus({ preventScroll: true });
   node.scrollIntoView({ block: "nearest" });
+}
+
+// A smiling face with a plus: the whole set (as Slack's and GitHub's).
+function smileyPlus() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  for (const d of ["M20 12a8 8 0 1 1-8-8", "M8.5 14.5a4.5 4.5 0 0 0 7 0", "M9 10h.01", "M15 10h.01", "M19 2v6", "M16 5h6"]) {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
 }
 
 // "More reactions…": the whole emoji set, searchable, under the quick six.
@@ -217,7 +237,9 @@ function startEdit(li, m, view) {
   area.maxLength = MAX_CHARS;
   area.rows = 2;
   area.setAttribute("aria-label", "Edit text");
-  const hint = make("p", "editor-hint", "Enter to save · Escape to cancel");
+  // (A touch keyboard's Enter starts a new line: sending.js, enterSends.)
+  const touch = document.body.classList.contains("is-touch");
+  const hint = make("p", "editor-hint", touch ? "Save to keep · Enter starts a new line" : "Enter to save · Escape to cancel");
   const save = make("button", "button button-sm button-primary", "Save");
   save.type = "submit";
   const cancel = button("Cancel", "button button-sm button-ghost");
