@@ -430,6 +430,8 @@ test("the tab title shows the unread total, live, hidden or not", async () => {
   await page.waitForFunction((t) => document.title === `(4) ${t}`, base);
   await page.evaluate(() => window.__setHidden(false));
   await page.waitForFunction((t) => document.title === `(3) ${t}`, base);
+  // Back in the tab, what came meanwhile is under a "New messages" line.
+  await line(page, "hello everyone").locator(".unread-line").waitFor();
 
   // Reading brings it down.
   await open(page, dm);
@@ -492,6 +494,7 @@ test("author names and avatars open the person's card; a deleted user's name is 
   await card.getByText("Online").waitFor();
   await card.getByText(/Joined /).waitFor();
   await card.getByRole("button", { name: "Message" }).waitFor();
+  await page.waitForTimeout(400); // the hovered line's actions finish fading in
   await checkA11y(page, "person card from a message");
   await screenshots(page, "person-card-from-message");
   await page.keyboard.press("Escape");
