@@ -205,7 +205,7 @@ async fn mark_read(
     get,
     path = "/api/v1/me/rooms",
     tag = "rooms",
-    summary = "Your conversations with unread and mention counts: `global` first, then joined rooms and DMs, most recent activity first",
+    summary = "Your conversations with unread and mention counts: `global` first, then joined rooms and DMs (one someone else opened only from its first message), most recent activity first",
     security(("sessionCookie" = [])),
     responses(Unauthenticated, (status = 200, description = "Your rooms (each with `unread`, `mentions`, `last_read_id`)", body = RoomsEnvelope))
 )]
@@ -224,7 +224,7 @@ struct DmBody {
     post,
     path = "/api/v1/dms",
     tag = "rooms",
-    summary = "Open the DM with another user (created on first use; the same from both sides)",
+    summary = "Open the DM with another user (created on first use; the same from both sides); it shows up in their list with its first message",
     security(("sessionCookie" = [])),
     request_body = DmBody,
     responses(
