@@ -1,7 +1,9 @@
 # Shared by run.sh and smoke.sh: build, start chatroom or the floor, clean up.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="$root/target/release"
+# BENCH_BIN: a directory holding chatroom, loadgen and floor already built
+# (then nothing is built).
+bin="${BENCH_BIN:-$root/target/release}"
 work="$(mktemp -d)"
 pids=()
 bench_db=""
@@ -25,6 +27,7 @@ if ! command -v taskset >/dev/null 2>&1 || [ "$(nproc)" -lt 2 ]; then
 fi
 
 build() {
+  if [ -n "${BENCH_BIN:-}" ]; then return 0; fi
   (cd "$root" && cargo build --release --quiet -p chatroom -p chatroom-bench)
 }
 

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! chatroom's load generator: many Socket.IO v5 clients over WebSocket,
 //! driving bounded scenarios and printing one JSON line of results each.
 //!
@@ -121,6 +122,37 @@ enum Scenario {
     },
     /// 10-second fan-out that fails on any lost message (for CI).
     Smoke,
+    /// A reconnect storm: P people with K sockets each, all in the global
+    /// room, R messages/s; every socket drops itself about every D seconds
+    /// (at a random moment in each window), reconnects after 200 ms and
+    /// catches up with `history {after}`. Reports what was not caught up
+    /// Q seconds after the last send, drop → caught-up and live latency,
+    /// and the server's CPU per reconnect.
+    Storm {
+        #[arg(long, default_value_t = 1000)]
+        people: usize,
+        #[arg(long, default_value_t = 10)]
+        sockets: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30)]
+        secs: u64,
+        #[arg(long, default_value_t = 15.0)]
+        drop_every_secs: f64,
+        #[arg(long, default_value_t = 200)]
+        reconnect_ms: u64,
+        #[arg(long, default_value_t = 5)]
+        quiet_secs: u64,
+        /// Server process id, to read its CPU time.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Exit 1 on any loss at the end, a catch-up still running then,
+        /// or a drop → caught-up p99 above this many ms (CI).
+        #[arg(long)]
+        check_catch_up_ms: Option<f64>,
+    },
     /// C clients, S of them sending R messages/s in total, whose
     /// connections drop (instances restarted behind a proxy, Redis or
     /// PostgreSQL outages, or `--drop-every-secs`): each reconnects, catches
@@ -1039,6 +1071,7 @@ async fn run(args: Args) -> Result<Value> {
                 ready_file,
                 events,
                 details,
+                server_pid: None,
             };
             let result = churn::churn(&ctx, options).await?;
             let clean = result["lost"] == 0
@@ -1050,6 +1083,85 @@ async fn run(args: Args) -> Result<Value> {
                 return Err(anyhow!(
                     "churn: acknowledged messages were lost, or a client could not catch up"
                 ));
+            }
+            Ok(result)
+        }
+        Scenario::Storm {
+            people,
+            sockets,
+            senders,
+            rate,
+            secs,
+            drop_every_secs,
+            reconnect_ms,
+            quiet_secs,
+            server_pid,
+            check_catch_up_ms,
+        } => {
+            let mut ctx = ctx;
+            if ctx.cookies.len() < people {
+                return Err(anyhow!(
+                    "storm: {people} people need as many sessions in --cookies"
+                ));
+            }
+            ctx.cookies.truncate(people);
+            let options = churn::Options {
+                clients: people * sockets,
+                senders,
+                rate,
+                secs,
+                reconnect_ms,
+                drop_every_secs: Some(drop_every_secs),
+                quiet_secs,
+                ready_file: None,
+                events: None,
+                details: None,
+                server_pid,
+            };
+            let full = churn::churn(&ctx, options).await?;
+            let result = json!({
+                "scenario": "storm", "server": ctx.label,
+                "people": people, "sockets_per_person": sockets, "sockets": people * sockets,
+                "rate": rate, "secs": secs, "drop_every_secs": drop_every_secs,
+                "reconnect_ms": reconnect_ms, "quiet_secs": quiet_secs,
+                "connect_secs": full["connect_secs"],
+                "acked": full["acked"],
+                "refused_sends": full["refused_sends"],
+                "deliveries_due": full["acked"].as_u64().unwrap_or(0) * (people * sockets) as u64,
+                "lost_at_end": full["at_end"]["lost"],
+                "clients_with_losses_at_end": full["at_end"]["clients_with_losses"],
+                "catch_ups_unfinished_at_end": full["at_end"]["catching_up"],
+                "lost_after_final_catch_up": full["lost"],
+                "acked_missing_from_history": full["acked_missing_from_history"],
+                "reconnects": full["reconnects"],
+                "reconnects_by_cause": full["reconnects_by_cause"],
+                "connect_attempts": full["connect_attempts"],
+                "connect_failures": full["connect_failures"],
+                "catch_up_failures": full["catch_up_failures"],
+                "drop_to_caught_up": full["outage"],
+                "reconnect_to_caught_up": full["catch_up"],
+                "live_latency": full["live_latency"],
+                "ack_latency": full["ack_latency"],
+                "out_of_order_while_connected": full["out_of_order_while_connected"],
+                "server_cpu": full["server_cpu"],
+            });
+            if let Some(limit) = check_catch_up_ms {
+                let clean = result["lost_at_end"] == 0
+                    && result["lost_after_final_catch_up"] == 0
+                    && result["acked_missing_from_history"] == 0
+                    && result["catch_ups_unfinished_at_end"] == 0
+                    && result["acked"] != 0
+                    && result["reconnects"] != 0
+                    && full["final_catch_up"]["failed"] == 0
+                    && result["drop_to_caught_up"]["p99_ms"]
+                        .as_f64()
+                        .is_some_and(|p99| p99 <= limit);
+                if !clean {
+                    println!("{result}");
+                    return Err(anyhow!(
+                        "storm: a delivery was lost, a catch-up did not finish, or catching up took longer than {limit} ms (p99)"
+                    ));
+                }
             }
             Ok(result)
         }

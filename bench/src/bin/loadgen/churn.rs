@@ -53,6 +53,8 @@ pub struct Options {
     pub ready_file: Option<PathBuf>,
     pub events: Option<PathBuf>,
     pub details: Option<PathBuf>,
+    /// The server's process id: its CPU time during the run is reported.
+    pub server_pid: Option<u32>,
 }
 
 /// Message ids above a base, one bit each.
@@ -242,8 +244,6 @@ struct Shared {
     keep: watch::Receiver<bool>,
     connected: AtomicUsize,
     first_connects: Semaphore,
-    /// The newest id stored before the run.
-    base: i64,
 }
 
 /// A connection that is up, for the sender sharing the client's socket.
@@ -389,15 +389,10 @@ async fn run_client(
     index: usize,
     cookie: Option<String>,
     slot: Slot,
+    seen: Arc<Mutex<Seen>>,
     mut stop: watch::Receiver<bool>,
 ) -> ClientReport {
     let cookie = cookie.as_deref();
-    let seen = Arc::new(Mutex::new(Seen {
-        got: IdSet::new(shared.base),
-        live: IdSet::new(shared.base),
-        watermark: shared.base,
-        ..Seen::default()
-    }));
     let mut report = ClientReport {
         seen: seen.clone(),
         outages: Vec::new(),
@@ -610,6 +605,21 @@ fn read_events(path: &PathBuf, unix_ms_at_epoch: i64) -> Vec<(u64, String)> {
     events
 }
 
+/// Linux's `USER_HZ` (what `/proc/<pid>/stat` counts CPU time in).
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// A process's user + system CPU time so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is
+    // field 3, utime 14 and stime 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
+}
+
 fn ms(us: u64) -> f64 {
     (us as f64 / 1000.0 * 10.0).round() / 10.0
 }
@@ -690,20 +700,28 @@ pub async fn churn(ctx: &Ctx, opts: Options) -> Result<Value> {
         keep,
         connected: AtomicUsize::new(0),
         first_connects: Semaphore::new(64),
-        base,
     });
     let (stop_tx, stop) = watch::channel(false);
     let connect_started = Instant::now();
     let mut slots = Vec::new();
     let mut clients = Vec::new();
+    let mut seens = Vec::new();
     for i in 0..opts.clients {
         let slot: Slot = Arc::default();
         slots.push(slot.clone());
+        let seen = Arc::new(Mutex::new(Seen {
+            got: IdSet::new(base),
+            live: IdSet::new(base),
+            watermark: base,
+            ..Seen::default()
+        }));
+        seens.push(seen.clone());
         clients.push(tokio::spawn(run_client(
             shared.clone(),
             i,
             ctx.cookie(i).map(str::to_owned),
             slot,
+            seen,
             stop.clone(),
         )));
     }
@@ -720,6 +738,7 @@ pub async fn churn(ctx: &Ctx, opts: Options) -> Result<Value> {
     let connect_secs = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    let cpu_before = opts.server_pid.and_then(cpu_ticks);
     let start = Instant::now();
     let until = start + Duration::from_secs(opts.secs);
     let _ = shared.started.set((start, until));
@@ -744,6 +763,19 @@ pub async fn churn(ctx: &Ctx, opts: Options) -> Result<Value> {
     }
     let end_us = now_us();
     tokio::time::sleep(Duration::from_secs(opts.quiet_secs)).await;
+    // The end (quiet seconds after the last send): what each client holds
+    // now, before the final catch-up, and who was still catching up.
+    let cpu_after = opts.server_pid.and_then(cpu_ticks);
+    let wall_secs = start.elapsed().as_secs_f64();
+    let mut at_end = Vec::with_capacity(seens.len());
+    let mut unfinished_at_end = 0u64;
+    for seen in &seens {
+        let seen = lock(seen);
+        if !seen.synced {
+            unfinished_at_end += 1;
+        }
+        at_end.push(seen.got.clone());
+    }
     let final_started = Instant::now();
     let _ = stop_tx.send(true);
     let mut reports = Vec::new();
@@ -820,6 +852,12 @@ pub async fn churn(ctx: &Ctx, opts: Options) -> Result<Value> {
     let mut moved: BTreeMap<String, u64> = BTreeMap::new();
     let mut all_outages: Vec<Outage> = Vec::new();
     let mut details = Vec::new();
+    let (mut lost_at_end, mut clients_with_losses_at_end) = (0u64, 0u64);
+    for held in &at_end {
+        let missing = acked.missing_from(held).len() as u64;
+        lost_at_end += missing;
+        clients_with_losses_at_end += u64::from(missing > 0);
+    }
     for (i, report) in reports.iter().enumerate() {
         let seen = lock(&report.seen);
         let missing = acked.missing_from(&seen.got);
@@ -1028,6 +1066,18 @@ pub async fn churn(ctx: &Ctx, opts: Options) -> Result<Value> {
     }
 
     let elapsed_secs = (end_us - start_us) as f64 / 1e6;
+    let server_cpu = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) => {
+            let secs = after.saturating_sub(before) as f64 / CLOCK_TICKS_PER_SEC;
+            let reconnects = outages_us.len().max(1) as f64;
+            json!({
+                "secs": secs,
+                "percent": (secs / wall_secs * 1000.0).round() / 10.0,
+                "us_per_reconnect": (secs * 1e6 / reconnects).round(),
+            })
+        }
+        _ => Value::Null,
+    };
     Ok(json!({
         "scenario": "churn", "server": ctx.label,
         "clients": opts.clients, "senders": opts.senders, "rate": opts.rate, "secs": opts.secs,
@@ -1045,6 +1095,12 @@ pub async fn churn(ctx: &Ctx, opts: Options) -> Result<Value> {
         "acked_missing_from_history": acked_missing_from_history.len(),
         "lost": lost,
         "clients_with_losses": clients_with_losses,
+        "at_end": {
+            "lost": lost_at_end,
+            "clients_with_losses": clients_with_losses_at_end,
+            "catching_up": unfinished_at_end,
+        },
+        "server_cpu": server_cpu,
         "lost_sample": lost_sample,
         "duplicates": {
             "live": duplicate_live,
