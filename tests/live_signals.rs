@@ -526,3 +526,40 @@ async fn a_dm_with_a_deleted_account_is_read_only_up_front() {
     assert_error(&refused, 403, "forbidden", "a post to a deleted account");
     assert_eq!(refused.1["error"]["message"], sentence);
 }
+
+#[tokio::test]
+async fn a_first_message_carrying_only_a_file_lists_the_dm_too() {
+    let app = spawn_app().await;
+    let alice = user(&app, "alice").await;
+    let bob = user(&app, "bob").await;
+    let mut a = connect(&app, &alice).await;
+    let b = connect(&app, &bob).await;
+    let dm = open_dm(&app, &alice, &bob.name).await;
+    let id = dm["id"].as_str().unwrap().to_owned();
+
+    // An upload alone is not a message: still not listed for Bob.
+    let part = reqwest::multipart::Part::bytes(b"minutes of the meeting".to_vec())
+        .file_name("notes.txt")
+        .mime_str("text/plain")
+        .unwrap();
+    let response = alice
+        .http
+        .post(app.url(&format!("/api/v1/rooms/{id}/attachments")))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let attachment: Value = response.json().await.unwrap();
+    assert!(my_room(&app, &bob, &id).await.is_none());
+
+    let ack = a
+        .call(
+            "message",
+            json!({ "room": id, "text": "", "attachments": [attachment["attachment"]["id"]] }),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_eq!(b.next("room_joined").await["room"]["id"], id.as_str());
+    assert!(my_room(&app, &bob, &id).await.is_some());
+}
