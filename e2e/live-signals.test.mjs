@@ -3,12 +3,14 @@
 // conversations"): a room's member count moves in the header and in Browse
 // rooms when someone joins or leaves; a page whose session is ended from
 // another device (or whose password changes elsewhere, or whose account is
-// suspended) lands on the login page saying why; a DM opened by one person
-// shows up for the other only with its first message, then live; a DM with
-// a deleted account has its composer disabled with the reason. Desktop and
-// phone sizes, axe 0 serious/critical, screenshots of each new state.
+// suspended, or whose reconnect is refused) lands on the login page saying
+// why; a DM opened by one person shows up for the other only with its first
+// message, then live; a DM with a deleted account has its composer disabled
+// with the reason. Desktop and phone sizes, axe 0 serious/critical,
+// screenshots of each new state.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, Server, seriousViolations, screenshots } from "./support.mjs";
 
@@ -252,4 +254,23 @@ test("a DM with a deleted account has its composer disabled, saying why", async 
   await connected(hal);
   await hal.locator("#composer-readonly").waitFor({ state: "hidden" });
   assert.equal(await hal.getByLabel("Message").isDisabled(), false);
+});
+
+test("a reconnect refused after the server came back says the session ended", async () => {
+  const joan = await person("joan", PHONE);
+  // The server goes away; meanwhile an operator ends Joan's sessions.
+  await server.kill();
+  await joan.locator("#connection:not([data-state='connected'])").waitFor();
+  const ended = spawnSync(process.env.CHATROOM_BIN, ["user", "end-sessions", "joan"], {
+    cwd: server.dataDir,
+    env: { ...process.env, ...server.env, RUST_LOG: "warn" },
+    encoding: "utf8",
+  });
+  assert.equal(ended.status, 0, ended.stderr);
+  await server.start();
+  // Its reconnect is refused (unauthenticated): the login page says why.
+  await joan.waitForURL(/\/login\?reason=session_expired/, { timeout: 30000 });
+  await joan.getByRole("status").filter({ hasText: "Your session ended. Log in again to continue." }).waitFor();
+  await checkA11y(joan, "/login?reason=session_expired");
+  await screenshots(joan, "signed-out-session-expired");
 });
