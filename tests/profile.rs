@@ -717,7 +717,10 @@ async fn profile_changes_keep_your_socket_and_show_the_new_picture_to_everyone()
     let url = photo.json::<Value>().await.unwrap()["user"]["avatar_url"].clone();
     let seen = watcher.next("user_updated").await;
     assert_eq!(seen["user"]["id"], me);
-    assert_eq!(seen["user"]["avatar_url"], url, "the new picture, to others");
+    assert_eq!(
+        seen["user"]["avatar_url"], url,
+        "the new picture, to others"
+    );
     assert_eq!(mine.next("user_updated").await["user"]["avatar_url"], url);
 
     let removed = client
