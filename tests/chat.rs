@@ -639,7 +639,7 @@ async fn diff_with_count(socket: &SioClient, count: u64) -> Value {
 #[tokio::test]
 async fn a_handshake_the_database_cannot_check_is_refused_as_unavailable() {
     if common::on_postgres() {
-        return; // SQLite locking.
+        return; // SQLite's file, changed from outside.
     }
     let app = spawn_app().await;
     let (_, _, cookie) = app.user_with_cookie("busy").await;
@@ -647,12 +647,8 @@ async fn a_handshake_the_database_cannot_check_is_refused_as_unavailable() {
     let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
         .await
         .unwrap();
-    // A session unused for two minutes is touched (written) at the handshake.
-    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 120000")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
+    // The session cannot be read at all.
+    sqlx::query("ALTER TABLE sessions RENAME TO sessions_away")
         .execute(&mut blocker)
         .await
         .unwrap();
@@ -665,7 +661,40 @@ async fn a_handshake_the_database_cannot_check_is_refused_as_unavailable() {
         }
         other => panic!("expected a refusal, got {:?}", other.err()),
     }
-    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    sqlx::query("ALTER TABLE sessions_away RENAME TO sessions")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
     drop(blocker);
     assert!(sio::connect(&app.base, Some(&cookie), None).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_handshake_writes_nothing_so_reconnects_need_no_write_lock() {
+    if common::on_postgres() {
+        return; // SQLite locking.
+    }
+    let app = spawn_app().await;
+    let (_, _, cookie) = app.user_with_cookie("storm").await;
+    let url = format!("sqlite://{}", app.db_path().display());
+    let mut blocker = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    // A session unused for two minutes; someone else holds the write lock.
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 120000")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let connected = sio::connect(&app.base, Some(&cookie), None).await;
+    assert!(connected.is_ok(), "{:?}", connected.err());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the handshake waited for the write lock"
+    );
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
 }

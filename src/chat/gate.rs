@@ -10,7 +10,7 @@ use socketioxide::extract::{Extension, HttpExtension, SocketRef};
 use super::events;
 use super::user::ChatUser;
 use crate::auth::{csrf, secret, session};
-use crate::db::{rooms, sessions};
+use crate::db::sessions;
 use crate::domain::room_id::GLOBAL;
 use crate::live::{session_room, user_room, CONNECT_LIST_LIMIT};
 use crate::state::AppState;
@@ -55,41 +55,50 @@ pub async fn authenticate<A: Adapter>(
     }
     let token =
         session::cookie_value(headers, session::COOKIE_NAME).ok_or(Refused::Unauthenticated)?;
-    let found = sessions::find_active(&state.db, &secret::hash_token(token))
+    // Two reads and no write per connection (a reconnect storm is
+    // thousands of these a second): the session, its account and its
+    // conversations; then, after joining, the same again by session id.
+    let found = sessions::find_for_socket(&state.db, &secret::hash_token(token))
         .await
         .map_err(unavailable("session lookup"))?;
-    let (session, user) = found.ok_or(Refused::Unauthenticated)?;
-    s.join([
+    let (session, user, conversations) = found.ok_or(Refused::Unauthenticated)?;
+    let mut rooms = vec![
         GLOBAL.to_owned(),
         user_room(user.id),
         session_room(session.id),
-    ]);
-    // Joined after the user's own room: a membership added meanwhile is
-    // either read here or reaches this socket through that room.
-    let conversations = rooms::ids_of_user(&state.db, user.id)
-        .await
-        .map_err(unavailable("room lookup"))?;
-    if !conversations.is_empty() {
-        s.join(conversations.clone());
-    }
-    // A logout, suspension or leave committed while this handshake ran may
-    // have been broadcast before the socket joined its rooms: read again.
-    if !sessions::is_live(&state.db, session.id)
-        .await
-        .map_err(unavailable("session re-check"))?
-    {
-        return Err(Refused::Unauthenticated);
-    }
-    if !conversations.is_empty() {
-        if let Ok(now) = rooms::ids_of_user(&state.db, user.id).await {
-            let gone: Vec<String> = conversations
-                .into_iter()
-                .filter(|room| !now.contains(room))
-                .collect();
-            if !gone.is_empty() {
-                s.leave(gone);
-            }
+    ];
+    rooms.extend(conversations.iter().cloned());
+    s.join(rooms);
+    // Read again now that the socket is in its user's and its session's
+    // rooms: a logout, suspension, join or leave committed before this read
+    // is in it; one committed after it is broadcast to a room the socket is
+    // already in. Rooms joined only now (a membership added between the two
+    // reads) are read once more, as a leave may have been broadcast before
+    // they were joined.
+    let mut joined = conversations;
+    for _ in 0..3 {
+        let now = sessions::rooms_if_live(&state.db, session.id)
+            .await
+            .map_err(unavailable("session re-check"))?
+            .ok_or(Refused::Unauthenticated)?;
+        let gone: Vec<String> = joined
+            .iter()
+            .filter(|room| !now.contains(room))
+            .cloned()
+            .collect();
+        if !gone.is_empty() {
+            s.leave(gone);
         }
+        let added: Vec<String> = now
+            .iter()
+            .filter(|room| !joined.contains(room))
+            .cloned()
+            .collect();
+        joined = now;
+        if added.is_empty() {
+            break;
+        }
+        s.join(added);
     }
     s.extensions.insert(ChatUser::new(
         user.id,

@@ -62,11 +62,11 @@ pub async fn create(
     .await
 }
 
-/// The live session with this token hash and its user; refreshes `last_seen_at`.
-pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Session, User)>> {
-    let now = now_ms();
+/// `SELECT <session and user columns> FROM sessions s JOIN users u`, the
+/// start of every query that reads a session with its account.
+fn session_with_user_select() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
+    SQL.get_or_init(|| {
         let user_columns: Vec<String> = super::users::COLUMNS
             .split(',')
             .map(|column| format!("u.{}", column.trim()))
@@ -74,9 +74,35 @@ pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Sess
         format!(
             "SELECT s.id AS session_id, s.csrf_token, s.user_agent, \
                     s.created_at AS session_created_at, s.last_seen_at, {} \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
+             FROM sessions s JOIN users u ON u.id = s.user_id",
             user_columns.join(", ")
+        )
+    })
+}
+
+impl SessionWithUser {
+    fn split(self) -> (Session, User) {
+        let user = User::from(self.user);
+        let session = Session {
+            id: self.session_id,
+            user_id: user.id,
+            csrf_token: self.csrf_token,
+            user_agent: self.user_agent,
+            created_at: self.session_created_at,
+            last_seen_at: self.last_seen_at,
+        };
+        (session, user)
+    }
+}
+
+/// The live session with this token hash and its user; refreshes `last_seen_at`.
+pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Session, User)>> {
+    let now = now_ms();
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "{} WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
+            session_with_user_select()
         )
     });
     let row: Option<SessionWithUser> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -92,16 +118,67 @@ pub async fn find_active(db: &Db, token_hash: &str) -> sqlx::Result<Option<(Sess
             .execute(&db.pool)
             .await?;
     }
-    let user = User::from(row.user);
-    let session = Session {
-        id: row.session_id,
-        user_id: user.id,
-        csrf_token: row.csrf_token,
-        user_agent: row.user_agent,
-        created_at: row.session_created_at,
-        last_seen_at: row.last_seen_at,
+    Ok(Some(row.split()))
+}
+
+/// A session with its account and the conversations it is a member of, as
+/// a socket's handshake reads them.
+#[derive(FromRow)]
+struct SocketRow {
+    #[sqlx(flatten)]
+    session: SessionWithUser,
+    member_of: Option<String>,
+}
+
+/// For a socket's handshake, in one query: the live session with this
+/// token hash, its user, and the ids of the conversations the user is a
+/// member of. Writes nothing: an open socket's session is kept alive by
+/// the sweep ([`keep_alive`]), so a reconnect storm is only reads.
+pub async fn find_for_socket(
+    db: &Db,
+    token_hash: &str,
+) -> sqlx::Result<Option<(Session, User, Vec<String>)>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "{}, m.room AS member_of FROM sessions s JOIN users u ON u.id = s.user_id \
+             LEFT JOIN room_members m ON m.user_id = u.id \
+             WHERE s.token_hash = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
+            session_with_user_select()
+                .split_once(" FROM ")
+                .map_or("", |(columns, _)| columns)
+        )
+    });
+    let rows: Vec<SocketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(token_hash)
+        .bind(now_ms() - IDLE_LIFETIME_MS)
+        .fetch_all(&db.pool)
+        .await?;
+    let rooms = rows.iter().filter_map(|r| r.member_of.clone()).collect();
+    let Some(first) = rows.into_iter().next() else {
+        return Ok(None);
     };
-    Ok(Some((session, user)))
+    let (session, user) = first.session.split();
+    Ok(Some((session, user, rooms)))
+}
+
+/// The conversations of a session's user, if the session is still live
+/// (`None` once it was ended, expired or its account suspended), in one
+/// query: what a socket's handshake reads again after joining its rooms.
+pub async fn rooms_if_live(db: &Db, session_id: i64) -> sqlx::Result<Option<Vec<String>>> {
+    let rows: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT m.room FROM sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN room_members m ON m.user_id = s.user_id \
+         WHERE s.id = $1 AND s.last_seen_at > $2 AND u.suspended_at IS NULL",
+    )
+    .bind(session_id)
+    .bind(now_ms() - IDLE_LIFETIME_MS)
+    .fetch_all(&db.pool)
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(rows.into_iter().filter_map(|(room,)| room).collect()))
 }
 
 /// Whether the session is live: not ended, not expired, its account not

@@ -95,10 +95,15 @@ impl Lagging {
             return;
         };
         for socket in ns.local().to(room.to_owned()).sockets() {
-            let stalled = own_connection(&socket)
-                .and_then(|c| c.blocked_for())
+            // Runs every second over every socket: the atomic load first,
+            // the transport checks only for a connection that is blocked.
+            let blocked = socket
+                .req_parts()
+                .extensions
+                .get::<Severance>()
+                .and_then(Severance::blocked_for)
                 .is_some_and(|blocked| blocked > STALL_LIMIT);
-            if stalled {
+            if blocked && own_connection(&socket).is_some() {
                 self.disconnect(socket);
             }
         }
