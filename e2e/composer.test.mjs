@@ -152,6 +152,32 @@ test("@-autocomplete lists who can read the room; keyboard and click insert; the
   assert.deepEqual(problems, []);
 });
 
+test("the Reply box of a thread completes names too", async () => {
+  const ada = people.ada;
+  const bert = people.bertha;
+  await openRoom(ada.page, "bakery");
+  await openRoom(bert.page, "bakery");
+  const root = lineOf(ada.page, "fresh bread");
+  await root.hover();
+  await root.locator('button[data-action="reply"]').click();
+  const reply = ada.page.locator("#thread-input");
+  await reply.waitFor();
+  await reply.click();
+  await reply.pressSequentially("ask @bert");
+  const list = ada.page.locator("#thread-input-mentions");
+  await list.locator('[role="option"]').first().waitFor();
+  assert.deepEqual(await list.locator('[role="option"]').allTextContents(), ["bertha"], "the room's members");
+  assert.equal(await reply.getAttribute("aria-expanded"), "true");
+  await checkA11y(ada.page, "mention list in a thread");
+  await reply.press("Enter");
+  assert.equal(await reply.inputValue(), "ask @bertha ");
+  await reply.pressSequentially("in the thread");
+  await reply.press("Enter");
+  await ada.page.locator("#thread-list .message-body", { hasText: "ask @bertha in the thread" }).waitFor();
+  await ada.page.getByRole("button", { name: "Close thread" }).click();
+  assert.deepEqual(problems, []);
+});
+
 async function expectFocused(page, selector) {
   assert.ok(await page.locator(selector).evaluate((node) => node === document.activeElement), `${selector} has focus`);
 }
@@ -314,6 +340,13 @@ test("every control of the chat page is at least 44 × 44 px on a phone", async 
   await page.locator("#sidebar-close").waitFor();
   assert.deepEqual(await smallTargets(page), [], "the people list");
   await page.locator("#sidebar-close").tap();
+
+  // A thread panel.
+  await line.locator(".message-row").tap();
+  await line.locator('button[data-action="reply"]').tap();
+  await page.locator("#thread-close").waitFor();
+  assert.deepEqual(await smallTargets(page), [], "the thread panel");
+  await page.locator("#thread-close").tap();
   await screenshots(page, "composer-phone-targets");
   assert.deepEqual(problems, []);
 });
