@@ -350,3 +350,15 @@ test("every control of the chat page is at least 44 × 44 px on a phone", async 
   await screenshots(page, "composer-phone-targets");
   assert.deepEqual(problems, []);
 });
+
+test("in a read-only DM the emoji button is disabled with the Message box", async () => {
+  const ada = people.ada;
+  const dan = await person("dan");
+  const dm = await api("POST", "/api/v1/dms", ada.cookie, { username: "dan" });
+  assert.equal(dm.status, 200, JSON.stringify(dm.body));
+  assert.equal((await api("DELETE", "/api/v1/me", dan.cookie, { current_password: PASSWORD })).status, 204);
+  await openRoom(ada.page, dm.body.room.id);
+  await ada.page.locator("#message-input:disabled").waitFor();
+  assert.equal(await ada.page.getByRole("button", { name: "Insert an emoji" }).isDisabled(), true);
+  assert.deepEqual(problems, []);
+});

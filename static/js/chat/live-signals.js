@@ -97,6 +97,8 @@ export function renderReadOnly(room) {
   el.input.disabled = off;
   el.send.disabled = off;
   el.attach.disabled = off;
+  const emoji = document.getElementById("emoji-button");
+  if (emoji) emoji.disabled = off;
   el.form.classList.toggle("is-read-only", off);
   const described = (el.input.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== readOnlyNote.id);
   if (off) described.unshift(readOnlyNote.id);

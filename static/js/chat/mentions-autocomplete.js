@@ -159,7 +159,8 @@ export function attachMentions(input, roomOf) {
   input.addEventListener(
     "keydown",
     (event) => {
-      if (list.hidden || event.isComposing) return;
+      // Alt+↑/↓ still move between conversations, Ctrl/⌘ keys stay the page's.
+      if (list.hidden || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
       const stop = () => {
         event.preventDefault();
         event.stopImmediatePropagation();
