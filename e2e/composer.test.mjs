@@ -210,6 +210,23 @@ test("a reaction found by name in the full picker reaches the other person live;
   const chip = lineOf(bert.page, "launch day").locator(".reaction", { hasText: "🚀" });
   await chip.waitFor();
   assert.match(await chip.getAttribute("aria-label"), /🚀 1: ada/);
+  // A skin tone, kept for the next time.
+  await line.hover();
+  await line.locator('button[data-action="react"]').click();
+  await picker.getByRole("button", { name: "More reactions…" }).click();
+  await picker.locator(".emoji-option").first().waitFor();
+  await picker.getByLabel("Skin tone").selectOption({ label: "✋🏽 Medium" });
+  await picker.getByLabel("Search emoji").fill("waving");
+  await picker.getByRole("button", { name: "waving hand" }).click();
+  await lineOf(bert.page, "launch day").locator(".reaction", { hasText: "👋🏽" }).waitFor();
+  await line.hover();
+  await line.locator('button[data-action="react"]').click();
+  await picker.getByRole("button", { name: "More reactions…" }).click();
+  await picker.locator(".emoji-option").first().waitFor();
+  assert.equal(await picker.getByLabel("Skin tone").inputValue(), "3", "the tone is remembered");
+  await picker.getByLabel("Skin tone").selectOption("0");
+  await ada.page.keyboard.press("Escape");
+
   // Enter in the search picks the first match; a short name works too.
   await line.hover();
   await line.locator('button[data-action="react"]').click();

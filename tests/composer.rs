@@ -308,6 +308,16 @@ async fn the_emoji_catalog_is_public_cached_and_every_entry_is_a_reaction() {
         .find(|e| e["emoji"] == "\u{1F44D}")
         .expect("thumbs up listed");
     assert_eq!(thumbs["name"], "thumbs up");
+    assert_eq!(
+        thumbs["skin_tones"],
+        json!(["👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"]),
+        "toned spellings, light to dark"
+    );
+    let rocket = all.iter().find(|e| e["emoji"] == "🚀").expect("rocket");
+    assert!(
+        rocket.get("skin_tones").is_none(),
+        "only where a tone applies"
+    );
     assert!(thumbs["shortcodes"]
         .as_array()
         .expect("shortcodes")
@@ -321,6 +331,12 @@ async fn the_emoji_catalog_is_public_cached_and_every_entry_is_a_reaction() {
         let list = group["emoji"].as_array().expect("emoji");
         for entry in [&list[0], &list[list.len() - 1]] {
             let emoji = entry["emoji"].as_str().expect("emoji");
+            if let Some(toned) = entry["skin_tones"].as_array() {
+                let dark = toned[4].as_str().expect("toned");
+                let (status, body) =
+                    api(&app, &alice, Method::PUT, &reaction_path(id, dark), None).await;
+                assert_eq!(status, 200, "{dark}: {body}");
+            }
             let (status, body) =
                 api(&app, &alice, Method::PUT, &reaction_path(id, emoji), None).await;
             assert_eq!(status, 200, "{emoji}: {body}");

@@ -57,6 +57,28 @@ pub struct EmojiEntry {
     pub name: &'static str,
     /// Its short names (`["+1", "thumbsup"]`), also searched.
     pub shortcodes: Vec<&'static str>,
+    /// For an emoji that takes a skin tone: its five toned spellings, light
+    /// to dark (absent otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skin_tones: Vec<&'static str>,
+}
+
+/// The five uniform skin tones, light to dark.
+const TONES: [emojis::SkinTone; 5] = [
+    emojis::SkinTone::Light,
+    emojis::SkinTone::MediumLight,
+    emojis::SkinTone::Medium,
+    emojis::SkinTone::MediumDark,
+    emojis::SkinTone::Dark,
+];
+
+/// `emoji` in each of [`TONES`], when it takes them all.
+fn toned(emoji: &'static emojis::Emoji) -> Vec<&'static str> {
+    TONES
+        .iter()
+        .map(|tone| emoji.with_skin_tone(*tone).map(|e| e.as_str()))
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default()
 }
 
 fn group_label(group: emojis::Group) -> (&'static str, &'static str) {
@@ -92,6 +114,7 @@ pub fn catalog() -> EmojiCatalog {
                             emoji: emoji.as_str(),
                             name: emoji.name(),
                             shortcodes: emoji.shortcodes().collect(),
+                            skin_tones: toned(emoji),
                         })
                         .collect(),
                 }
@@ -110,8 +133,10 @@ mod tests {
         let listed: Vec<&str> = catalog
             .groups
             .iter()
-            .flat_map(|g| g.emoji.iter().map(|e| e.emoji))
+            .flat_map(|g| g.emoji.iter())
+            .flat_map(|e| std::iter::once(e.emoji).chain(e.skin_tones.iter().copied()))
             .collect();
+        assert!(listed.contains(&"👋🏽"), "toned spellings are listed");
         assert!(listed.len() > 1500, "{}", listed.len());
         for emoji in listed.iter().chain(&catalog.quick) {
             assert!(Reaction::parse(emoji).is_ok(), "{emoji}");

@@ -27,10 +27,39 @@ export function loadCatalog() {
   return catalog;
 }
 
-function emojiButton(entry, action) {
-  const b = make("button", "emoji-option", entry.emoji);
+// Skin tones (none, then light to dark), the choice kept in this browser.
+const TONES = ["✋ No skin tone", "✋🏻 Light", "✋🏼 Medium-light", "✋🏽 Medium", "✋🏾 Medium-dark", "✋🏿 Dark"];
+const TONE_KEY = "chatroom.skin-tone";
+
+function savedTone() {
+  try {
+    const n = Number(window.localStorage.getItem(TONE_KEY));
+    return Number.isInteger(n) && n > 0 && n < TONES.length ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function saveTone(n) {
+  try {
+    window.localStorage.setItem(TONE_KEY, String(n));
+  } catch {
+    // storage turned off: the choice lasts as long as the page
+  }
+}
+
+/** `entry` in skin tone `tone` (0: as listed), where it takes one. */
+function spelled(entry, tone) {
+  return tone > 0 && Array.isArray(entry.skin_tones) && entry.skin_tones.length === 5
+    ? entry.skin_tones[tone - 1]
+    : entry.emoji;
+}
+
+function emojiButton(entry, action, tone) {
+  const emoji = spelled(entry, tone);
+  const b = make("button", "emoji-option", emoji);
   b.type = "button";
-  b.dataset.emoji = entry.emoji;
+  b.dataset.emoji = emoji;
   if (action) b.dataset.action = action;
   b.setAttribute("aria-label", entry.name);
   b.title = entry.shortcodes && entry.shortcodes.length ? `${entry.name} :${entry.shortcodes[0]}:` : entry.name;
@@ -61,13 +90,27 @@ export function emojiBrowser({ onPick, action, label }) {
   search.placeholder = "Search emoji";
   search.autocomplete = "off";
   search.setAttribute("enterkeyhint", "done");
+  const toneId = `${searchId}-tone`;
+  const toneLabel = make("label", "visually-hidden", "Skin tone");
+  toneLabel.htmlFor = toneId;
+  const toneSelect = make("select", "emoji-tone");
+  toneSelect.id = toneId;
+  TONES.forEach((text, i) => {
+    const option = make("option", "", text);
+    option.value = String(i);
+    toneSelect.append(option);
+  });
+  let tone = savedTone();
+  toneSelect.value = String(tone);
+  const tools = make("div", "emoji-tools");
+  tools.append(searchLabel, search, toneLabel, toneSelect);
   const grid = make("div", "emoji-grid");
   grid.setAttribute("role", "group");
   grid.setAttribute("aria-label", label || "Emoji");
   const status = make("p", "emoji-status");
   status.setAttribute("role", "status");
   status.textContent = "Loading emoji…";
-  root.append(searchLabel, search, status, grid);
+  root.append(tools, status, grid);
 
   const all = [];
 
@@ -87,7 +130,7 @@ export function emojiBrowser({ onPick, action, label }) {
       const heading = make("h3", "emoji-group-title", group.name);
       const row = make("div", "emoji-row");
       for (const entry of group.emoji) {
-        const b = emojiButton(entry, action);
+        const b = emojiButton(entry, action, tone);
         all.push({ entry, button: b, section });
         row.append(b);
       }
@@ -117,6 +160,15 @@ export function emojiBrowser({ onPick, action, label }) {
   }
 
   search.addEventListener("input", filter);
+  toneSelect.addEventListener("change", () => {
+    tone = Number(toneSelect.value) || 0;
+    saveTone(tone);
+    for (const { entry, button: b } of all) {
+      const emoji = spelled(entry, tone);
+      b.textContent = emoji;
+      b.dataset.emoji = emoji;
+    }
+  });
   search.addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
       event.preventDefault();
