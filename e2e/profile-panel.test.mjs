@@ -199,3 +199,55 @@ test("a draft does not outlive its sign-in on a shared browser", async () => {
   assert.deepEqual(left, [], "nor kept");
   assert.deepEqual(problems, []);
 });
+
+for (const [label, viewport] of [
+  ["desktop", { width: 1280, height: 800 }],
+  ["phone", { width: 390, height: 844 }],
+]) {
+  test(`on a ${label}, People lists everyone, offline too, and opens a direct message`, async () => {
+    const suffix = label === "desktop" ? "d" : "p";
+    const quiet = `quinn_${suffix}`;
+    // Quinn has an account but no page open: offline.
+    const response = await fetch(`${server.base}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: quiet, password: PASSWORD }),
+    });
+    assert.equal(response.status, 201);
+    const page = await person(`rhea_${suffix}`, viewport);
+    const other = await person(`sam_${suffix}`, viewport);
+
+    if (label === "phone") await page.getByRole("button", { name: "Rooms" }).click();
+    await page.getByRole("button", { name: "People" }).click();
+    const view = page.getByRole("region", { name: "People" });
+    await view.waitFor();
+    await view.getByRole("status").filter({ hasText: /people/ }).waitFor();
+    const line = (name) => view.locator(".people-item", { has: page.getByText(name, { exact: true }) });
+    await line(quiet).getByText(/^Offline · joined /).waitFor();
+    await line(`sam_${suffix}`).getByText(/^Online · joined /).waitFor();
+    assert.equal(await line(`rhea_${suffix}`).getByRole("button", { name: "Message" }).count(), 0, "no Message for yourself");
+    await checkA11y(page, `People on a ${label}`);
+    await screenshots(page, `people-${label}`);
+
+    await view.getByLabel("Search people").fill(`quinn_${suffix}`);
+    await view.getByRole("status").filter({ hasText: "1 person" }).waitFor();
+    assert.equal(await view.locator(".people-item").count(), 1);
+    await view.getByLabel("Search people").fill("nobody-by-that-name");
+    await view.getByRole("status").filter({ hasText: "Nobody's name contains" }).waitFor();
+
+    // Escape leaves; People again, then Message opens the DM with sam.
+    await page.keyboard.press("Escape");
+    await view.waitFor({ state: "hidden" });
+    if (label === "phone") await page.getByRole("button", { name: "Rooms" }).click();
+    await page.getByRole("button", { name: "People" }).click();
+    await view.getByLabel("Search people").fill(`sam_${suffix}`);
+    await line(`sam_${suffix}`).getByRole("button", { name: "Message" }).click();
+    await view.waitFor({ state: "hidden" });
+    await page.locator("#chat-name", { hasText: `sam_${suffix}` }).waitFor();
+    await page.getByRole("textbox", { name: "Message" }).fill("found you in People");
+    await page.getByRole("textbox", { name: "Message" }).press("Enter");
+    // The DM is listed for sam with its first message (in the drawer on a phone).
+    await other.locator(".conv", { hasText: `rhea_${suffix}` }).first().waitFor({ state: "attached" });
+    assert.deepEqual(problems, []);
+  });
+}

@@ -343,10 +343,12 @@ export function showView(name) {
   el.chat.hidden = name !== "chat";
   el.directory.hidden = name !== "directory";
   el.threadsView.hidden = name !== "threads";
+  el.peopleView.hidden = name !== "people";
   if (name !== "search") closeSearchPanel();
   el.openDirectory.setAttribute("aria-pressed", String(name === "directory"));
   el.openSearch.setAttribute("aria-pressed", String(name === "search"));
   el.openThreads.setAttribute("aria-pressed", String(name === "threads"));
+  el.openPeople.setAttribute("aria-pressed", String(name === "people"));
   if (name === "chat") scheduleRead();
 }
 

@@ -29,6 +29,7 @@ import "./shortcuts.js";
 import { loginAddress, signedOut } from "./live-signals.js";
 import { startAtAddress } from "./addresses.js";
 import "./profile-panel.js";
+import "./people-directory.js";
 
 // --------------------------------------------------------- connection
 

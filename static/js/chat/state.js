@@ -109,6 +109,8 @@ export const el = {
   openThreads: byId("open-threads"),
   threadsUnread: byId("threads-unread"),
   threadsView: byId("threads-view"),
+  peopleView: byId("people-view"),
+  openPeople: byId("open-people"),
   threadsClose: byId("threads-close"),
   threadsStatus: byId("threads-status"),
   threadsList: byId("threads-list"),
