@@ -6,7 +6,7 @@
 // Node.append(string)); never as HTML.
 
 import { UNREAD_CAP } from "./config.js";
-import { GLOBAL, el, lastSeen, page, rooms, socket, typers } from "./state.js";
+import { GLOBAL, PAGE, el, lastSeen, page, rooms, socket, typers } from "./state.js";
 import { api, ask, button, errorMessage, isMine, keepingFocus, make, roomOf, wide } from "./util.js";
 import { avatarFor, noteSeen, resetList } from "./messages.js";
 import { loadAround, loadLatest } from "./history.js";
@@ -200,7 +200,12 @@ export function openRoom(id, options = {}) {
   renderRooms();
   if (rooms.has(id)) refreshRoomInfo(id);
   else scheduleRoomsRefresh();
+  // More unread than one page shows: open where reading stopped, not at the
+  // newest page (whose "New messages" line would skip the rest).
+  const room = rooms.get(id);
+  const backlog = !around && room && room.last_read_id > 0 && (room.unread || 0) >= PAGE;
   if (around) loadAround(around);
+  else if (backlog && socket.connected) loadAround(room.last_read_id, { atMarker: true });
   else if (socket.connected) loadLatest();
   if (wide() && !around) el.input.focus({ preventScroll: true });
 }

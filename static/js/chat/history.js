@@ -137,7 +137,9 @@ export async function loadLatest() {
 }
 
 // Opens the conversation at one message: the page up to it, the page after.
-export async function loadAround(id) {
+// `atMarker`: `id` is the read marker of a long backlog — nothing is
+// highlighted; the "New messages" line below it shows where to read from.
+export async function loadAround(id, { atMarker = false } = {}) {
   const seq = page.viewSeq;
   page.loadingLatest = true;
   setHistoryStatus("Loading…");
@@ -155,7 +157,10 @@ export async function loadAround(id) {
   if (!newer.error) newer.messages.forEach(insertMessage);
   finishFirstPage(older.messages);
   page.pinned = false;
-  if (rendered.has(id)) highlight(id);
+  if (atMarker) {
+    const marker = rendered.get(id);
+    if (marker) marker.scrollIntoView({ block: "start" });
+  } else if (rendered.has(id)) highlight(id);
   else {
     setHistoryStatus("That message is no longer there.");
     scrollToBottom();

@@ -1,8 +1,9 @@
-// Your profile without leaving the chat, in real headless Chromium: the
-// Profile tab on the chat page opens a dialog; a new photo shows at once on
-// another person's screen (online list and message lines), a password change
-// keeps this page connected (the other person never sees you go offline),
-// errors show next to their field, and Escape gives focus back.
+// The chat page in real headless Chromium, where people switch from other
+// chat products: the Profile tab opens a dialog (a new photo shows at once
+// on another person's screen, a password change keeps this page connected,
+// errors show next to their field, Escape gives focus back); a draft does
+// not outlive its sign-in; People lists everyone and opens a DM; a long
+// backlog opens where reading stopped.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
@@ -55,7 +56,7 @@ async function person(username, viewport = { width: 1280, height: 800 }) {
 }
 
 before(async () => {
-  server = new Server({ CHATROOM_REGISTER_LIMIT: "1000" });
+  server = new Server({ CHATROOM_REGISTER_LIMIT: "1000", CHATROOM_CHAT_RATE: "1000" });
   await server.start();
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 });
@@ -251,3 +252,62 @@ for (const [label, viewport] of [
     assert.deepEqual(problems, []);
   });
 }
+
+test("a conversation with more unread than one page opens where reading stopped", async () => {
+  const alex = await person("alex_b");
+  const bea = await person("bea_b");
+  // Alex opens a DM with bea and writes a little; bea reads it.
+  const dm = await alex.evaluate(async () => {
+    const res = await fetch("/api/v1/dms", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "bea_b" }),
+    });
+    return (await res.json()).room.id;
+  });
+  const post = (texts) =>
+    alex.evaluate(
+      async ({ room, texts }) => {
+        for (const text of texts) {
+          const res = await fetch(`/api/v1/rooms/${encodeURIComponent(room)}/messages`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ text }),
+          });
+          if (res.status !== 201) throw new Error(`post: ${res.status}`);
+        }
+      },
+      { room: dm, texts },
+    );
+  await post(["early 1", "early 2", "early 3"]);
+  const conv = bea.locator(`.conv[data-room="${dm}"]`);
+  await conv.click();
+  await bea.locator("#message-list li", { hasText: "early 3" }).waitFor();
+  await bea.waitForTimeout(800); // the read marker moves
+  await bea.locator('.conv[data-room="global"]').click();
+
+  // Then seventy more while bea is elsewhere.
+  await post(Array.from({ length: 70 }, (_, i) => `late ${i + 1}`));
+  await bea.waitForFunction((room) => /70|99\+|\d{2}/.test(document.querySelector(`.conv[data-room="${room}"]`)?.getAttribute("aria-label") || ""), dm);
+  await conv.click();
+  const line = bea.locator(".unread-line");
+  await line.waitFor();
+  const after = await line.evaluate((node) => node.closest("li")?.querySelector(".message-text, .message-body")?.textContent?.trim());
+  assert.equal(after, "late 1", "the line is above the first unread, not above the newest page");
+  assert.ok(await bea.locator("#message-list li", { hasText: "early 3" }).count(), "what was read is just above");
+  const box = await line.boundingBox();
+  const view = await bea.locator("#messages").boundingBox();
+  assert.ok(box.y >= view.y && box.y < view.y + view.height, "the line is in view");
+  // Reading on reaches the newest without gaps.
+  await bea.locator("#messages").evaluate((node) => {
+    node.scrollTop = node.scrollHeight;
+  });
+  await bea.locator("#message-list li", { hasText: "late 70" }).waitFor();
+  const texts = await bea.locator("#message-list li .message-text, #message-list li .message-body").allTextContents();
+  const late = texts.map((t) => t.trim()).filter((t) => t.startsWith("late "));
+  for (let i = 1; i < late.length; i += 1) {
+    assert.equal(Number(late[i].slice(5)), Number(late[i - 1].slice(5)) + 1, `no gap after ${late[i - 1]}`);
+  }
+  await screenshots(bea, "backlog-opens-at-marker");
+  assert.deepEqual(problems, []);
+});
