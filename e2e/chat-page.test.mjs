@@ -311,3 +311,48 @@ test("a conversation with more unread than one page opens where reading stopped"
   await screenshots(bea, "backlog-opens-at-marker");
   assert.deepEqual(problems, []);
 });
+
+test("a reply in a thread carries files: attach, send, and the other person sees the picture", async () => {
+  const cleo = await person("cleo_t");
+  const dev = await person("dev_t");
+  const box = cleo.getByRole("textbox", { name: "Message" });
+  await box.fill("Which logo do we pick?");
+  await box.press("Enter");
+  const root = cleo.locator("#message-list li[data-id]", { hasText: "Which logo do we pick?" });
+  await root.waitFor();
+  await dev.locator("#message-list li[data-id]", { hasText: "Which logo do we pick?" }).waitFor();
+
+  // Dev answers in the thread with a picture and a line of text.
+  const line = dev.locator("#message-list li[data-id]", { hasText: "Which logo do we pick?" });
+  await line.hover();
+  await line.getByRole("button", { name: "Reply in thread" }).click();
+  const panel = dev.getByRole("region", { name: "Thread", exact: true });
+  await panel.locator("#thread-root .message-body", { hasText: "Which logo do we pick?" }).waitFor();
+  const chooser = dev.waitForEvent("filechooser");
+  await panel.getByRole("button", { name: "Attach files to the reply" }).click();
+  await (await chooser).setFiles(PHOTO);
+  const tray = panel.getByRole("list", { name: "Files to send with the reply" });
+  await tray.locator("li[data-state='done']").waitFor();
+  assert.equal(
+    await dev.getByRole("list", { name: "Files to send", exact: true }).isVisible(),
+    false,
+    "the conversation's own tray stays empty",
+  );
+  await checkA11y(dev, "thread reply with a file");
+  await screenshots(dev, "thread-reply-file");
+  await panel.getByRole("textbox", { name: "Reply" }).fill("This one");
+  await panel.getByRole("textbox", { name: "Reply" }).press("Enter");
+  const reply = panel.locator("#thread-list > li[data-id]", { hasText: "This one" });
+  await reply.locator("img.attachment-thumb").waitFor();
+  assert.equal(await tray.isVisible(), false, "the tray empties once sent");
+
+  // Cleo opens the thread and sees the picture with the reply.
+  await root.locator(".thread-summary").click();
+  const hers = cleo.getByRole("region", { name: "Thread", exact: true });
+  const got = hers.locator("#thread-list > li[data-id]", { hasText: "This one" });
+  await got.locator("img.attachment-thumb").waitFor();
+  const src = await got.locator("img.attachment-thumb").getAttribute("src");
+  const status = await cleo.evaluate(async (url) => (await fetch(url)).status, src);
+  assert.equal(status, 200);
+  assert.deepEqual(problems, []);
+});

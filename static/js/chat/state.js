@@ -128,6 +128,10 @@ export const el = {
   threadInput: byId("thread-input"),
   threadAlso: byId("thread-also"),
   threadSend: byId("thread-send"),
+  threadAttach: byId("thread-attach"),
+  threadFileInput: byId("thread-file-input"),
+  threadUploadTray: byId("thread-upload-tray"),
+  threadUploadNote: byId("thread-upload-note"),
 };
 if (!meta || !el.list || !el.input) throw new Error("chatroom: not the chat page");
 if (typeof io !== "function") throw new Error("chatroom: the Socket.IO client did not load");

@@ -50,6 +50,7 @@ import { attachMentions } from "./mentions-autocomplete.js";
 import { backToChat, roomLabel, showView } from "./conversations.js";
 import { closeDrawers } from "./drawers.js";
 import { summaryText } from "./attachment-view.js";
+import { createTray } from "./uploads.js";
 
 // ------------------------------------------------------- the open thread
 
@@ -265,6 +266,7 @@ export async function openThread(id, options = {}) {
   renderRoot(answer.root);
   for (const m of answer.messages) insertReply(m);
   thread.loaded = true;
+  replyTray.render(); // this thread's files, if some were added before
   thread.reachedStart = answer.messages.length < PAGE;
   setStatus("");
   // Replies of ours still on their way come back below.
@@ -290,6 +292,7 @@ export function closeThread(refocus = true) {
   thread.root = null;
   thread.returnTo = null;
   emptyPanel();
+  replyTray.render();
   el.threadPanel.hidden = true;
   if (!refocus) return;
   let target = back && back.node && back.node.isConnected ? back.node : null;
@@ -441,10 +444,41 @@ el.threadFollow.addEventListener("click", async () => {
 
 // ----------------------------------------------------------- composer
 
+// Files for a reply: a tray of their own for each thread, uploaded to the
+// thread's conversation and sent with the reply (docs/attachments.md).
+const replyKey = () => `${thread.room}#${thread.root}`;
+const replyTray = createTray({
+  list: el.threadUploadTray,
+  note: el.threadUploadNote,
+  input: el.threadInput,
+  where: () => (thread.loaded && thread.room ? { key: replyKey(), room: thread.room } : null),
+  onChange: updateReplyComposer,
+});
+
+function updateReplyComposer() {
+  const waiting = thread.loaded && replyTray.inFlight(replyKey()) > 0;
+  el.threadSend.title = waiting ? "Waiting for uploads…" : "";
+  el.threadForm.classList.toggle("is-waiting", waiting);
+}
+
+el.threadAttach.addEventListener("click", () => el.threadFileInput.click());
+el.threadFileInput.addEventListener("change", () => {
+  replyTray.add([...el.threadFileInput.files]);
+  el.threadFileInput.value = "";
+  el.threadInput.focus({ preventScroll: true });
+});
+
 function sendReply() {
   const text = el.threadInput.value.trim();
-  if (!text || text.length > MAX_CHARS || !thread.loaded || !thread.room) return;
-  sendText(el.threadList, { text, room: thread.room, thread: thread.root, alsoInRoom: el.threadAlso.checked });
+  if (text.length > MAX_CHARS || !thread.loaded || !thread.room) return;
+  const key = replyKey();
+  if (replyTray.inFlight(key) > 0) {
+    replyTray.setNote("Waiting for uploads… Send again once they are done.");
+    return;
+  }
+  if (!text && replyTray.ready(key).length === 0) return;
+  const attachments = replyTray.take(key);
+  sendText(el.threadList, { text, room: thread.room, thread: thread.root, alsoInRoom: el.threadAlso.checked, attachments });
   followed.set(thread.root, true); // replying follows a thread again
   renderFollow();
   el.threadInput.value = "";
