@@ -1,6 +1,6 @@
-//! The addresses of the chat page (docs/page.md#addresses):
-//! `/discover/{room}` opens a conversation, `/discover/{room}/{message}` a
-//! message in it. Who may open what is `rooms::access`'s to say: a reader
+//! The addresses of the chat page (docs/page.md#addresses): `/discover`
+//! opens the global room, `/discover/{room}` a conversation,
+//! `/discover/{room}/{message}` a message in it. Who may open what is `rooms::access`'s to say: a reader
 //! gets the page, so does someone who may join the public room, everyone
 //! else the ordinary 404 page, whatever the reason.
 
@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::accounts::pages::chat_page;
 use crate::auth::session::MaybeUser;
 use crate::domain::RoomId;
 use crate::error::AppError;
 use crate::rooms::access;
 use crate::state::AppState;
+use crate::web::chat_page::{chat_page, discover};
 use crate::web::extract::message_id;
 
 /// Where the chat page opens: a conversation, maybe at one of its messages.
@@ -46,9 +46,10 @@ impl Opening {
     }
 }
 
-/// The address routes.
+/// The chat page's routes: `/discover` and its addresses.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/discover", get(discover))
         .route("/discover/{room}", get(conversation))
         .route("/discover/{room}/{message}", get(message))
 }

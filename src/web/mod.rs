@@ -5,6 +5,7 @@ pub mod addresses;
 pub mod api_doc;
 pub mod assets;
 pub mod avatars;
+pub mod chat_page;
 pub mod extract;
 pub mod health;
 pub mod import_map;
