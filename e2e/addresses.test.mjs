@@ -10,7 +10,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, Server, seriousViolations, screenshots } from "./support.mjs";
+import { CHROMIUM_ARGS, Server, screenshots, watchProblems, assertAccessible } from "./support.mjs";
 
 const PASSWORD = "correct horse battery staple";
 const DESKTOP = { width: 1280, height: 800 };
@@ -21,19 +21,9 @@ let server;
 const people = {}; // name → { context, page, id, cookie }
 const problems = []; // CSP violations and page errors
 
-function watch(page, who) {
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
-      problems.push(`${who}: ${msg.text()}`);
-    }
-  });
-  page.on("pageerror", (err) => problems.push(`${who}: ${err.message}`));
-}
+const watch = (page, who) => watchProblems(page, problems, who);
 
-async function checkA11y(page, label) {
-  const violations = await seriousViolations(page);
-  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
-}
+const checkA11y = assertAccessible;
 
 /** A JSON request as someone (their session cookie), outside the browser. */
 async function api(method, path, cookie, body) {

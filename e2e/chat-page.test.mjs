@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, Server, seriousViolations, screenshots } from "./support.mjs";
+import { CHROMIUM_ARGS, Server, screenshots, watchProblems, assertAccessible } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PHOTO = join(here, "..", "tests", "fixtures", "legacy", "static", "alice.png");
@@ -21,19 +21,9 @@ let server;
 const contexts = [];
 const problems = []; // CSP violations and page errors
 
-function watch(page) {
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
-      problems.push(msg.text());
-    }
-  });
-  page.on("pageerror", (err) => problems.push(err.message));
-}
+const watch = (page) => watchProblems(page, problems);
 
-async function checkA11y(page, label) {
-  const violations = await seriousViolations(page);
-  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
-}
+const checkA11y = assertAccessible;
 
 async function person(username, viewport = { width: 1280, height: 800 }) {
   const response = await fetch(`${server.base}/api/v1/auth/register`, {

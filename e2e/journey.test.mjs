@@ -5,7 +5,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
-import { CHROMIUM_ARGS, Server, startSmtp, linkIn, seriousViolations, screenshots } from "./support.mjs";
+import { CHROMIUM_ARGS, Server, startSmtp, linkIn, screenshots, watchProblems, assertAccessible } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PHOTO = join(here, "..", "tests", "fixtures", "legacy", "static", "alice.png");
@@ -19,14 +19,7 @@ let server;
 const problems = []; // CSP violations and page errors, from every page
 const users = {};
 
-function watch(page, who) {
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
-      problems.push(`${who}: ${msg.text()}`);
-    }
-  });
-  page.on("pageerror", (err) => problems.push(`${who}: ${err.message}`));
-}
+const watch = (page, who) => watchProblems(page, problems, who);
 
 async function newUser(name) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -36,10 +29,7 @@ async function newUser(name) {
   return users[name];
 }
 
-async function checkA11y(page, label) {
-  const violations = await seriousViolations(page);
-  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
-}
+const checkA11y = assertAccessible;
 
 async function register(page, name) {
   await page.goto(`${server.base}/register`);

@@ -12,7 +12,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, Server, seriousViolations, screenshots } from "./support.mjs";
+import { CHROMIUM_ARGS, Server, screenshots, watchProblems, assertAccessible } from "./support.mjs";
 
 const PASSWORD = "correct horse battery staple";
 const DESKTOP = { width: 1280, height: 800 };
@@ -23,19 +23,9 @@ let server;
 const contexts = [];
 const problems = []; // CSP violations and page errors
 
-function watch(page) {
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
-      problems.push(msg.text());
-    }
-  });
-  page.on("pageerror", (err) => problems.push(err.message));
-}
+const watch = (page) => watchProblems(page, problems);
 
-async function checkA11y(page, label) {
-  const violations = await seriousViolations(page);
-  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
-}
+const checkA11y = assertAccessible;
 
 async function register(username) {
   const response = await fetch(`${server.base}/api/v1/auth/register`, {

@@ -10,7 +10,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, Server, startSmtp, seriousViolations, screenshots } from "./support.mjs";
+import { CHROMIUM_ARGS, Server, startSmtp, screenshots, watchProblems, assertAccessible } from "./support.mjs";
 
 const PASSWORD = "correct horse battery staple";
 const ADDRESS = "dora@example.com";
@@ -21,19 +21,9 @@ let server;
 let dora; // { context, page }
 const problems = []; // CSP violations and page errors
 
-function watch(page) {
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
-      problems.push(msg.text());
-    }
-  });
-  page.on("pageerror", (err) => problems.push(err.message));
-}
+const watch = (page) => watchProblems(page, problems);
 
-async function checkA11y(page, label) {
-  const violations = await seriousViolations(page);
-  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
-}
+const checkA11y = assertAccessible;
 
 /** `/api/v1/me` as the page's session sees it. */
 async function me(page) {

@@ -1,5 +1,6 @@
 // Helpers for the browser journey: the server and SMTP processes, mail
 // reading, accessibility checks and screenshots.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -123,6 +124,26 @@ export class Server {
     await exited;
     this.child = null;
   }
+}
+
+/**
+ * Records what must never happen on a page into `problems`: a Content
+ * Security Policy violation or an uncaught error (prefixed with `who`).
+ */
+export function watchProblems(page, problems, who = "") {
+  const tag = who ? `${who}: ` : "";
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /Content Security Policy|Refused to/.test(msg.text())) {
+      problems.push(`${tag}${msg.text()}`);
+    }
+  });
+  page.on("pageerror", (err) => problems.push(`${tag}${err.message}`));
+}
+
+/** Fails, listing them, when axe finds serious or critical violations. */
+export async function assertAccessible(page, label) {
+  const violations = await seriousViolations(page);
+  assert.deepEqual(violations, [], `${label}: ${JSON.stringify(violations, null, 1)}`);
 }
 
 /** Runs axe-core and returns serious or critical violations. */
