@@ -44,9 +44,11 @@ wait_up() {
 # start_chatroom USERS → sets CHATROOM_BASE, CHATROOM_PID, COOKIES
 # BENCH_POSTGRES=1: on a fresh PostgreSQL database (127.0.0.1:5432, user
 # postgres), dropped afterwards; otherwise SQLite in a temporary directory.
+# Each call starts on a fresh database (stop_chatroom the previous one first).
 start_chatroom() {
   local users="$1" port
   port="$(free_port)"
+  rm -rf "$work/chatroom"
   mkdir -p "$work/chatroom"
   if [ "${BENCH_POSTGRES:-0}" = 1 ]; then
     if [ -n "$bench_db" ]; then
