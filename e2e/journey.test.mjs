@@ -529,6 +529,9 @@ test("editing, reacting to and deleting a message, live on both sides", async ()
   await again.getByRole("textbox", { name: "Edit text" }).press("Escape");
   await again.getByRole("textbox", { name: "Edit text" }).waitFor({ state: "detached" });
 
+  // The actions show while the pointer is on the line: point at it first
+  // (its line may have been drawn again under a pointer that has not moved).
+  await theirs.hover();
   await theirs.getByRole("button", { name: "React" }).click();
   await theirs.getByRole("button", { name: "thumbs up" }).click();
   const chip = (page) => lineOf(page, "typo fixed in this line").locator(".reaction", { hasText: "👍" });
