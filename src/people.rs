@@ -16,9 +16,19 @@ use crate::views::{PublicUser, UsersEnvelope};
 use crate::web::api_doc::{ErrorBody, Unauthenticated};
 use crate::web::extract::{limit_param, ApiQuery};
 
-/// Default and largest page of people.
-const DEFAULT_LIST: i64 = 20;
-const MAX_LIST: i64 = 50;
+/// Default and largest page of people (the directory and a conversation's
+/// members alike).
+pub const DEFAULT_LIST: i64 = 20;
+pub const MAX_LIST: i64 = 50;
+
+/// The lower-case needle of a find box `q` (trimmed; at most a username's
+/// length, no control characters, or 422 naming `q`), as the people
+/// queries of `db::people` match it.
+pub fn needle(q: &str) -> Result<String, AppError> {
+    let q = q.trim();
+    crate::domain::search_text::check(q, MAX_LEN).map_err(|reason| AppError::field("q", reason))?;
+    Ok(crate::domain::comparison_key(q))
+}
 
 /// The people directory's route.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,9 +57,7 @@ async fn find(
     query: ApiQuery,
 ) -> AppResult<Json<UsersEnvelope>> {
     let limit = limit_param(&query, DEFAULT_LIST, MAX_LIST)?;
-    let q = query.get("q").map(|q| q.trim()).unwrap_or("");
-    crate::domain::search_text::check(q, MAX_LEN).map_err(|reason| AppError::field("q", reason))?;
-    let needle = crate::domain::comparison_key(q);
+    let needle = needle(query.get("q").map(String::as_str).unwrap_or(""))?;
     let found = db::people::find(&state.db, &needle, limit).await?;
     let users = found.iter().map(PublicUser::from).collect();
     Ok(Json(UsersEnvelope { users }))

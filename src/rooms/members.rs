@@ -10,17 +10,14 @@ use utoipa_axum::routes;
 use super::access::may_read;
 use crate::auth::CurrentUser;
 use crate::db::{self, users::User};
-use crate::domain::username::MAX_LEN;
-use crate::domain::{comparison_key, search_text, RoomId};
+use crate::domain::RoomId;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{PublicUser, UsersEnvelope};
 use crate::web::api_doc::{ErrorBody, Unauthenticated};
 use crate::web::extract::{limit_param, ApiQuery, RoomPath};
 
-/// Default and largest page of members.
-pub const DEFAULT_LIST: i64 = 20;
-pub const MAX_LIST: i64 = 50;
+use crate::people::{needle, DEFAULT_LIST, MAX_LIST};
 
 /// The people who may read `room` (everyone for the global room, the
 /// members of a public room, the two people of a DM) whose username
@@ -42,9 +39,7 @@ pub async fn find(
         Err(err) => return Err(err),
     }
     let limit = limit?;
-    let q = q.trim();
-    search_text::check(q, MAX_LEN).map_err(|reason| AppError::field("q", reason))?;
-    let needle = comparison_key(q);
+    let needle = needle(q)?;
     Ok(match room {
         RoomId::Global => db::people::find(&state.db, &needle, limit).await?,
         _ => db::people::find_in_room(&state.db, &room.to_string(), &needle, limit).await?,
