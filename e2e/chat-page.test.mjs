@@ -208,6 +208,8 @@ for (const [label, viewport] of [
     const page = await person(`rhea_${suffix}`, viewport);
     const other = await person(`sam_${suffix}`, viewport);
 
+    // The People view reads who is online when it opens: sam's arrival first.
+    await page.locator("#online-list .online-name", { hasText: `sam_${suffix}` }).waitFor({ state: "attached" });
     if (label === "phone") await page.getByRole("button", { name: "Rooms" }).click();
     await page.getByRole("button", { name: "People" }).click();
     const view = page.getByRole("region", { name: "People" });
