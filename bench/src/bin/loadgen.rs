@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 #[path = "loadgen/churn.rs"]
 mod churn;
+#[path = "loadgen/crowd.rs"]
+mod crowd;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
@@ -152,6 +154,37 @@ enum Scenario {
         /// or a drop → caught-up p99 above this many ms (CI).
         #[arg(long)]
         check_catch_up_ms: Option<f64>,
+    },
+    /// C authenticated sockets on one instance (each bound to a loopback
+    /// source address of its own round, 127.0.0.2, 127.0.0.3, …): time to
+    /// connect them all and the server's RSS per socket; then one more
+    /// socket posts 1 message/s to the global room for T seconds and every
+    /// socket counts and times its deliveries.
+    Crowd {
+        #[arg(long, default_value_t = 100_000)]
+        clients: usize,
+        #[arg(long, default_value_t = 30)]
+        secs: u64,
+        /// Loopback source addresses (0: one per 10,000 sockets).
+        #[arg(long, default_value_t = 0)]
+        sources: usize,
+        /// Sockets being opened at once (below the server's listen
+        /// backlog of 128).
+        #[arg(long, default_value_t = 100)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 5)]
+        quiet_secs: u64,
+        /// Server process id, to read its RSS and CPU time.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long, default_value_t = 60.0)]
+        connect_limit_secs: f64,
+        #[arg(long, default_value_t = 1000.0)]
+        p99_limit_ms: f64,
+        /// Exit 1 unless every socket connected within the limit, nothing
+        /// was lost or refused, and the delivery p99 is within its limit.
+        #[arg(long)]
+        check: bool,
     },
     /// C clients, S of them sending R messages/s in total, whose
     /// connections drop (instances restarted behind a proxy, Redis or
@@ -1082,6 +1115,36 @@ async fn run(args: Args) -> Result<Value> {
                 println!("{result}");
                 return Err(anyhow!(
                     "churn: acknowledged messages were lost, or a client could not catch up"
+                ));
+            }
+            Ok(result)
+        }
+        Scenario::Crowd {
+            clients,
+            secs,
+            sources,
+            concurrency,
+            quiet_secs,
+            server_pid,
+            connect_limit_secs,
+            p99_limit_ms,
+            check,
+        } => {
+            let options = crowd::Options {
+                clients,
+                secs,
+                sources,
+                concurrency,
+                quiet_secs,
+                server_pid,
+                connect_limit_secs,
+                p99_limit_ms,
+            };
+            let result = crowd::crowd(&ctx, options).await?;
+            if check && result["targets_met"] != true {
+                println!("{result}");
+                return Err(anyhow!(
+                    "crowd: not every socket connected in time, a delivery was lost, or the p99 is over its limit"
                 ));
             }
             Ok(result)
