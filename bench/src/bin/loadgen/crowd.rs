@@ -384,8 +384,12 @@ pub async fn crowd(ctx: &Ctx, opts: Options) -> Result<Value> {
     let rss_connected = pid.and_then(rss_kib);
     let connected = shared.connected.load(Ordering::Relaxed);
 
+    let cpu_sending = pid.and_then(cpu_secs);
+    let own_cpu_sending = cpu_secs(std::process::id());
     let (acked, refused) = broadcast(ctx, opts.secs, stop.clone()).await?;
     tokio::time::sleep(Duration::from_secs(opts.quiet_secs)).await;
+    let broadcast_cpu = delta(cpu_sending, pid.and_then(cpu_secs));
+    let own_broadcast_cpu = delta(own_cpu_sending, cpu_secs(std::process::id()));
     let _ = stop_tx.send(true);
     let mut received = 0u64;
     let mut short = 0u64;
@@ -437,6 +441,10 @@ pub async fn crowd(ctx: &Ctx, opts: Options) -> Result<Value> {
         "repeated": shared.repeated.load(Ordering::Relaxed),
         "dropped_by_server": shared.dropped.load(Ordering::Relaxed),
         "latency": latency,
+        // Whose work a delivery's latency mostly is: the server writes
+        // every frame, the generator reads every one, each on one core.
+        "server_cpu_us_per_delivery": broadcast_cpu.map(|s| s * 1e6 / received.max(1) as f64),
+        "loadgen_cpu_us_per_delivery": own_broadcast_cpu.map(|s| s * 1e6 / received.max(1) as f64),
         "targets": targets,
         "targets_met": met,
     }))
