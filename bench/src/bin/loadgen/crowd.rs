@@ -77,7 +77,7 @@ struct Shared {
     failed: AtomicUsize,
     /// Sockets the server (or the network) closed after they had joined.
     dropped: AtomicUsize,
-    /// Deliveries that repeated or went back on a sequence number.
+    /// Deliveries of a message the socket already had.
     repeated: AtomicUsize,
     /// Microseconds from send to receipt, every delivery.
     latencies: Mutex<Vec<u32>>,
@@ -162,6 +162,7 @@ async fn run_client(
     source: IpAddr,
     cookie: Option<Arc<str>>,
     permit: OwnedSemaphorePermit,
+    secs: u64,
     stop: watch::Receiver<bool>,
 ) -> Option<u32> {
     let opened = tokio::time::timeout(OPEN_LIMIT, open(server, source, cookie.as_deref())).await;
@@ -178,17 +179,44 @@ async fn run_client(
         }
     };
     shared.connected.fetch_add(1, Ordering::Relaxed);
-    Some(listen(ws, &shared, stop).await)
+    Some(listen(ws, &shared, secs, stop).await)
+}
+
+/// The crowd messages one socket has received, one bit per sequence
+/// number: messages sent a second apart may still be stored, and so
+/// delivered, in another order (ids are what is ordered, not sends).
+struct Seen(Vec<u64>);
+
+impl Seen {
+    fn new(secs: u64) -> Self {
+        Seen(vec![0; (secs as usize).div_ceil(64)])
+    }
+
+    /// Marks `seq` (1-based); false when it was already marked or is out
+    /// of range.
+    fn insert(&mut self, seq: u64) -> bool {
+        let Some(bit) = seq.checked_sub(1) else {
+            return false;
+        };
+        let Some(word) = self.0.get_mut((bit / 64) as usize) else {
+            return false;
+        };
+        let mask = 1u64 << (bit % 64);
+        let new = *word & mask == 0;
+        *word |= mask;
+        new
+    }
 }
 
 /// Answers pings and counts the crowd's messages until `stop`.
 async fn listen(
     mut ws: WebSocketStream<TcpStream>,
     shared: &Shared,
+    secs: u64,
     mut stop: watch::Receiver<bool>,
 ) -> u32 {
     let mut received = 0u32;
-    let mut last_seq = 0u64;
+    let mut seen = Seen::new(secs);
     loop {
         let frame = tokio::select! {
             frame = ws.next() => frame,
@@ -212,11 +240,10 @@ async fn listen(
             let (Some(sent_us), Some((SENDER, seq))) = (sent_at(text), sender_seq(text)) else {
                 continue;
             };
-            if seq <= last_seq {
+            if !seen.insert(seq) {
                 shared.repeated.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            last_seq = seq;
             received += 1;
             let latency = now_us().saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32;
             lock(&shared.latencies).push(latency);
@@ -318,6 +345,7 @@ async fn open_crowd(
             source_address(i % sources),
             cookie,
             permit,
+            opts.secs,
             stop.clone(),
         )));
     }
@@ -376,6 +404,8 @@ pub async fn crowd(ctx: &Ctx, opts: Options) -> Result<Value> {
     let tasks = open_crowd(ctx, &opts, server, &shared, &stop).await?;
     let connect_secs = started.elapsed().as_secs_f64();
     progress.abort();
+    // The driving script may wait for this line (to profile the broadcast).
+    eprintln!("crowd: connected in {connect_secs:.1} s; broadcasting");
     let cpu_connected = pid.and_then(cpu_secs);
     let own_cpu_connected = cpu_secs(std::process::id());
     let overflows = delta(overflows_before, listen_overflows());
