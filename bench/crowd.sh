@@ -10,6 +10,7 @@
 #   bash bench/crowd.sh
 #   SMALL=1 bash bench/crowd.sh            # 5,000 sockets, 10 s
 #   PERF=/tmp/crowd.perf bash bench/crowd.sh   # also `perf record -g` the server while connecting
+#   PERF=/tmp/crowd.perf PERF_PHASE=broadcast bash bench/crowd.sh   # … or during the broadcast
 # Sockets are spread over ACCOUNTS seeded accounts (CLIENTS / 100; the
 # server sets no limit of sockets per account or session).
 source "$(dirname "$0")/common.sh"
@@ -51,16 +52,23 @@ pid=$!
 pids+=("$pid")
 wait_up "http://127.0.0.1:$port"
 
+progress="$dir/progress"
+: >"$progress"
 if [ -n "${PERF:-}" ]; then
-  # The connect phase: from the first socket for PERF_SECS seconds.
-  perf record -g -F 499 -o "$PERF" -p "$pid" -- sleep "${PERF_SECS:-30}" >/dev/null 2>&1 &
+  # PERF_PHASE=connect: from the first socket; broadcast: from when all are
+  # connected (the generator says so on stderr); PERF_SECS seconds.
+  (if [ "${PERF_PHASE:-connect}" = broadcast ]; then
+     until grep -q broadcasting "$progress"; do sleep 0.2; done
+     sleep 3
+   fi
+   exec perf record -g -F 499 -o "$PERF" -p "$pid" -- sleep "${PERF_SECS:-15}") >/dev/null 2>&1 &
   pids+=("$!")
 fi
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
 loadgen --base "http://127.0.0.1:$port" --cookies "$dir/cookies.tsv" crowd \
     --clients "$CLIENTS" --secs "$SECS" --concurrency "$CONCURRENCY" --server-pid "$pid" \
-    --check >"$dir/result.json" || rc=$?
+    --check >"$dir/result.json" 2> >(tee "$progress" >&2) || rc=$?
 if ! [ -s "$dir/result.json" ]; then
   tail -n 20 "$log" >&2
   exit 1
