@@ -304,7 +304,7 @@ impl Live {
                 .filter(|a| ids.contains(&a.id))
                 .collect(),
         };
-        online.sort_by_key(|a| a.username.to_lowercase());
+        online.sort_by_cached_key(|a| a.username.to_lowercase());
         online
     }
 
@@ -314,14 +314,12 @@ impl Live {
             return local;
         };
         match global.online().await {
-            Ok(everyone) => {
-                let mut online: Vec<Author> = everyone.into_values().collect();
+            Ok(mut everyone) => {
                 for author in local.online {
-                    if !online.iter().any(|a| a.id == author.id) {
-                        online.push(author);
-                    }
+                    everyone.entry(author.id).or_insert(author);
                 }
-                online.sort_by_key(|a| a.username.to_lowercase());
+                let mut online: Vec<Author> = everyone.into_values().collect();
+                online.sort_by_cached_key(|a| a.username.to_lowercase());
                 Snapshot {
                     count: online.len(),
                     online,

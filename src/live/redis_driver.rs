@@ -67,6 +67,25 @@ impl ResilientDriver {
         Ok(ResilientDriver { conn, handlers })
     }
 
+    /// Publishes several payloads on one channel, in order, in one
+    /// pipelined round trip.
+    pub async fn publish_many(
+        &self,
+        chan: &str,
+        payloads: Vec<Vec<u8>>,
+    ) -> Result<(), DriverError> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for payload in payloads {
+            pipe.cmd("PUBLISH").arg(chan).arg(payload).ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
     /// Checks the connection. The manager notices a lost connection (and
     /// reconnects and re-subscribes) only when a command fails: an
     /// instance that only listens must ask now and then, or it would never

@@ -164,36 +164,59 @@ impl Relay {
         Ok(relay)
     }
 
-    /// Sends a stored message (written at `created_ms`) to everyone in its
-    /// room, on every instance.
-    pub async fn publish(&self, view: &MessageView, created_ms: i64) {
-        self.publish_as(NEW_MESSAGE, view, created_ms).await
+    /// Sends stored messages (each with the unix ms it was written at) to
+    /// everyone in their rooms, on every instance, in the order given. With
+    /// Redis the whole batch goes out in one pipelined round trip, so the
+    /// writer waits for Redis once per batch, not once per message, and
+    /// every instance receives the batch back to back and broadcasts it in
+    /// one burst (each socket then writes several frames per `send`).
+    pub async fn publish_all(&self, batch: &[(MessageView, i64)]) {
+        let Some(channel) = &self.redis else {
+            for (view, created_ms) in batch {
+                self.deliver_view_here(NEW_MESSAGE, view).await;
+                crate::monitoring::message_delivered(since(*created_ms));
+            }
+            return;
+        };
+        let published_ms = now_ms();
+        let mut frames = Vec::with_capacity(batch.len());
+        for (view, created_ms) in batch {
+            let outgoing = Outgoing {
+                room: &view.room,
+                event: NEW_MESSAGE,
+                id: view.id,
+                created_ms: *created_ms,
+                published_ms,
+                message: view,
+            };
+            match serde_json::to_vec(&outgoing) {
+                Ok(bytes) => frames.push(bytes),
+                Err(err) => tracing::error!(error = %err, "message not serialisable"),
+            }
+        }
+        if let Err(err) = channel.driver.publish_many(&channel.name, frames).await {
+            // Redis is away: this instance's own clients still get them
+            // live; the others' clients find them in history when they
+            // reconnect.
+            tracing::warn!(error = %err, count = batch.len(), "relay unavailable: delivering here only");
+            lock(&channel.delivered_here).extend(batch.iter().map(|(view, _)| view.id));
+            for (view, _) in batch {
+                self.deliver_view_here(NEW_MESSAGE, view).await;
+            }
+        }
     }
 
     /// Sends a changed message to everyone in its room, on every instance,
     /// in the same order as new messages.
     pub async fn publish_update(&self, view: &MessageView) {
-        self.publish_as(MESSAGE_UPDATED, view, 0).await
-    }
-
-    async fn publish_as(&self, event: &str, view: &MessageView, created_ms: i64) {
         let Some(channel) = &self.redis else {
-            match serde_json::value::to_raw_value(view) {
-                Ok(payload) => {
-                    self.deliver_here(&view.room, event, &payload).await;
-                    if event == NEW_MESSAGE {
-                        crate::monitoring::message_delivered(since(created_ms));
-                    }
-                }
-                Err(err) => tracing::error!(error = %err, "message not serialisable"),
-            }
-            return;
+            return self.deliver_view_here(MESSAGE_UPDATED, view).await;
         };
         let outgoing = Outgoing {
             room: &view.room,
-            event,
+            event: MESSAGE_UPDATED,
             id: view.id,
-            created_ms,
+            created_ms: 0,
             published_ms: now_ms(),
             message: view,
         };
@@ -202,15 +225,15 @@ impl Relay {
             Err(err) => return tracing::error!(error = %err, "message not serialisable"),
         };
         if let Err(err) = channel.driver.publish(channel.name.clone(), bytes).await {
-            // Redis is away: this instance's own clients still get it live;
-            // the others' clients find it in history when they reconnect.
             tracing::warn!(error = %err, message_id = view.id, "relay unavailable: delivering here only");
-            if event == NEW_MESSAGE {
-                lock(&channel.delivered_here).insert(view.id);
-            }
-            if let Ok(payload) = serde_json::value::to_raw_value(view) {
-                self.deliver_here(&view.room, event, &payload).await;
-            }
+            self.deliver_view_here(MESSAGE_UPDATED, view).await;
+        }
+    }
+
+    async fn deliver_view_here(&self, event: &str, view: &MessageView) {
+        match serde_json::value::to_raw_value(view) {
+            Ok(payload) => self.deliver_here(&view.room, event, &payload).await,
+            Err(err) => tracing::error!(error = %err, "message not serialisable"),
         }
     }
 

@@ -57,6 +57,8 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
     match outcome {
         Ok(ids) => {
             crate::monitoring::messages_accepted(ids.len(), started.elapsed());
+            let mut published = Vec::with_capacity(batch.len());
+            let mut replies = Vec::with_capacity(batch.len());
             for (job, id) in batch.drain(..).zip(ids) {
                 let created_ms = job.message.created_at;
                 let view = MessageView {
@@ -75,8 +77,12 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
                     attachments: job.attachments,
                     client_id: job.client_id,
                 };
-                relay.publish(&view, created_ms).await;
-                let _ = job.reply.send(Ok(view));
+                published.push((view, created_ms));
+                replies.push(job.reply);
+            }
+            relay.publish_all(&published).await;
+            for ((view, _), reply) in published.into_iter().zip(replies) {
+                let _ = reply.send(Ok(view));
             }
         }
         Err(err) => fail(batch, &err),
