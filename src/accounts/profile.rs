@@ -215,6 +215,7 @@ pub async fn set_avatar(
         &processed.bytes,
     )
     .await?;
+    crate::messages::authors_changed(state);
     let updated = users::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -225,6 +226,7 @@ pub async fn set_avatar(
 /// Back to the generated picture.
 pub async fn remove_avatar(state: &AppState, user: &User) -> Result<User, AppError> {
     avatars::remove(&state.db, user.id).await?;
+    crate::messages::authors_changed(state);
     let updated = users::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -267,6 +269,7 @@ pub async fn delete_account(
     confirm_password(state, current, current_password).await?;
     let dms = crate::rooms::service::dms_of(state, user.id).await?;
     users::delete(&state.db, user.id).await?;
+    crate::messages::authors_changed(state);
     crate::rooms::service::peers_left(state, user.id, &dms).await;
     state
         .live

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::budget::Budget;
+use super::recent::Recent;
 use super::writer::{self, WriteJob};
 use crate::db::Db;
 use crate::live::Live;
@@ -16,15 +17,20 @@ use crate::live::Live;
 pub struct Messages {
     pub(super) writer: mpsc::Sender<WriteJob>,
     pub(super) budget: Arc<Budget>,
+    /// The newest messages of busy conversations (alone only).
+    pub(super) recent: Arc<Recent>,
 }
 
 impl Messages {
     /// Starts the writer; `rate` writes per second per account are allowed
     /// (with bursts of `max(10, 5 × rate)`).
     pub fn start(db: Db, live: &Live, rate: f64) -> Messages {
+        let relay = live.relay().clone();
+        let recent = Arc::new(Recent::new(!relay.is_shared()));
         Messages {
-            writer: writer::spawn(db, live.relay().clone()),
+            writer: writer::spawn(db, relay, recent.clone()),
             budget: Arc::new(Budget::new(rate)),
+            recent,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod format;
 pub mod handle;
 pub mod history;
 mod mentions;
+mod recent;
 pub mod search;
 pub mod threads;
 mod writer;
@@ -172,8 +173,17 @@ pub async fn history(
 ) -> Result<Vec<MessageView>, AppError> {
     access::may_read(&state.db, me, room).await?;
     let room = room.to_string();
+    if let Some(views) = state.messages.recent.page(&room, &page) {
+        return Ok(views);
+    }
     let rows = db::messages::page(&state.db, Scope::Room(&room), page).await?;
     views(state, rows).await
+}
+
+/// How authors are shown changed (a new or removed photo, a deleted
+/// account): pages kept in memory are read again from the database.
+pub fn authors_changed(state: &AppState) {
+    state.messages.recent.authors_changed();
 }
 
 /// Stored messages as clients see them: with their reactions, their
@@ -220,9 +230,15 @@ async fn view(state: &AppState, row: StoredMessage) -> Result<MessageView, AppEr
 
 /// Reloads a message and broadcasts its new state to its conversation.
 async fn changed(state: &AppState, id: i64) -> Result<MessageView, AppError> {
-    let row = db::messages::find(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let row = match db::messages::find(&state.db, id).await {
+        Ok(Some(row)) => row,
+        other => {
+            // Which conversation changed is unknown: forget them all.
+            state.messages.recent.authors_changed();
+            return Err(other.err().map_or(AppError::NotFound, AppError::from));
+        }
+    };
+    state.messages.recent.changed(&row.room);
     let view = view(state, row).await?;
     state.live.publish_update(&view).await;
     Ok(view)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::recent::Recent;
 use crate::db::messages::{self, NewMessage};
 use crate::db::{rfc3339, Backend, Db};
 use crate::error::AppError;
@@ -26,7 +27,8 @@ pub struct WriteJob {
 }
 
 /// Starts the writer; the returned sender feeds it.
-pub fn spawn(db: Db, relay: Relay) -> mpsc::Sender<WriteJob> {
+/// Each message is recorded in `recent` before it is broadcast.
+pub fn spawn(db: Db, relay: Relay, recent: Arc<Recent>) -> mpsc::Sender<WriteJob> {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(4096);
     // Several instances on one PostgreSQL: commit and publish under a lock so
     // every instance broadcasts in id order.
@@ -34,13 +36,19 @@ pub fn spawn(db: Db, relay: Relay) -> mpsc::Sender<WriteJob> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            commit_and_publish(&db, &relay, shared, &mut batch).await;
+            commit_and_publish(&db, &relay, &recent, shared, &mut batch).await;
         }
     });
     tx
 }
 
-async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Vec<WriteJob>) {
+async fn commit_and_publish(
+    db: &Db,
+    relay: &Relay,
+    recent: &Recent,
+    shared: bool,
+    batch: &mut Vec<WriteJob>,
+) {
     let started = std::time::Instant::now();
     let mut conn = match db.pool.acquire().await {
         Ok(conn) => conn,
@@ -77,6 +85,7 @@ async fn commit_and_publish(db: &Db, relay: &Relay, shared: bool, batch: &mut Ve
                     attachments: job.attachments,
                     client_id: job.client_id,
                 };
+                recent.record(&view);
                 published.push((view, created_ms));
                 replies.push(job.reply);
             }
