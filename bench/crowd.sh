@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 100,000 sockets on one instance (issue 20): CLIENTS (100,000)
 # authenticated sockets, spread over loopback source addresses 127.0.0.2,
-# 127.0.0.3, … (one per 10,000 sockets), connected CONCURRENCY (100) at a
+# 127.0.0.3, … (one per 1,000 sockets), connected CONCURRENCY (100) at a
 # time; the server's RSS before and after, per socket; then one more socket
 # posts 1 message/s to the global room for SECS seconds (30) and every
 # socket counts and times its deliveries. Prints the `crowd` JSON line and

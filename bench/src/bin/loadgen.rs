@@ -165,7 +165,7 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 30)]
         secs: u64,
-        /// Loopback source addresses (0: one per 10,000 sockets).
+        /// Loopback source addresses (0: one per 1,000 sockets).
         #[arg(long, default_value_t = 0)]
         sources: usize,
         /// Sockets being opened at once (below the server's listen
