@@ -25,6 +25,7 @@ pub mod state;
 pub mod views;
 pub mod web;
 
+mod listener;
 mod server;
 pub mod severable;
 
@@ -100,9 +101,7 @@ enum SocketLayer {
 impl Application {
     /// Binds, connects, migrates and assembles the app.
     pub async fn build(mut config: Config) -> Result<Self, StartError> {
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| StartError::Bind(config.bind, e))?;
+        let listener = listener::listen(config.bind).map_err(|e| StartError::Bind(config.bind, e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Bind(config.bind, e))?;
