@@ -100,6 +100,9 @@ pub(crate) async fn serve(
         let (stream, severance) = Severable::new(stream);
         let service = router.clone().map_request(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
+                if request.uri().path().starts_with("/socket.io") {
+                    detach_head(&mut request);
+                }
                 let extensions = request.extensions_mut();
                 extensions.insert(ConnectInfo::<SocketAddr>(peer));
                 extensions.insert(severance.clone());
@@ -141,6 +144,41 @@ pub(crate) async fn serve(
     tracing::info!("stopped");
 }
 
+/// Copies a request's URI and header values out of the connection's read
+/// buffer into one buffer of their own. hyper parses them as slices of that
+/// buffer (8 KiB or more), and socket.io keeps a socket's request head for
+/// as long as the socket lives, so each idle socket would otherwise hold its
+/// connection's whole read buffer.
+fn detach_head<B>(request: &mut hyper::Request<B>) {
+    let uri = request.uri().to_string();
+    let headers = std::mem::take(request.headers_mut());
+    let size = uri.len() + headers.values().map(|v| v.len()).sum::<usize>();
+    let mut buf = Vec::with_capacity(size);
+    buf.extend_from_slice(uri.as_bytes());
+    for value in headers.values() {
+        buf.extend_from_slice(value.as_bytes());
+    }
+    let buf = bytes::Bytes::from(buf);
+    if let Ok(copied) = axum::http::Uri::from_maybe_shared(buf.slice(..uri.len())) {
+        *request.uri_mut() = copied;
+    }
+    let mut copied = axum::http::HeaderMap::with_capacity(headers.len());
+    let mut at = uri.len();
+    for (name, value) in &headers {
+        let slice = buf.slice(at..at + value.len());
+        at += value.len();
+        let value = match axum::http::HeaderValue::from_maybe_shared(slice) {
+            Ok(mut owned) => {
+                owned.set_sensitive(value.is_sensitive());
+                owned
+            }
+            Err(_) => value.clone(),
+        };
+        copied.append(name.clone(), value);
+    }
+    *request.headers_mut() = copied;
+}
+
 /// A request path as logged: the token of an unsubscribe link (a secret
 /// in the path, SECURITY.md) is left out.
 fn loggable_path(path: &str) -> String {
@@ -170,7 +208,7 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::loggable_path;
+    use super::{detach_head, loggable_path};
 
     #[test]
     fn tokens_in_paths_are_not_logged() {
@@ -179,5 +217,28 @@ mod tests {
             "/unsubscribe/{token}"
         );
         assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
+    }
+
+    #[test]
+    fn a_detached_head_keeps_its_uri_and_every_header() {
+        let mut request = hyper::Request::builder()
+            .uri("/socket.io/?EIO=4&transport=websocket")
+            .header("cookie", "chatroom_session=abc")
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("x-forwarded-for", "10.0.0.2")
+            .header("origin", "http://localhost")
+            .body(())
+            .unwrap();
+        let before = request.headers().clone();
+        detach_head(&mut request);
+        assert_eq!(request.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(request.uri().query(), Some("EIO=4&transport=websocket"));
+        assert_eq!(request.headers(), &before);
+        let forwarded: Vec<_> = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .collect();
+        assert_eq!(forwarded, ["10.0.0.1", "10.0.0.2"]);
     }
 }
