@@ -101,7 +101,8 @@ enum SocketLayer {
 impl Application {
     /// Binds, connects, migrates and assembles the app.
     pub async fn build(mut config: Config) -> Result<Self, StartError> {
-        let listener = listener::listen(config.bind).map_err(|e| StartError::Bind(config.bind, e))?;
+        let listener =
+            listener::listen(config.bind).map_err(|e| StartError::Bind(config.bind, e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Bind(config.bind, e))?;
