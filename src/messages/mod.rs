@@ -183,7 +183,7 @@ pub async fn history(
 /// How authors are shown changed (a new or removed photo, a deleted
 /// account): pages kept in memory are read again from the database.
 pub fn authors_changed(state: &AppState) {
-    state.messages.recent.authors_changed();
+    state.messages.recent.forget_all();
 }
 
 /// Stored messages as clients see them: with their reactions, their
@@ -234,7 +234,7 @@ async fn changed(state: &AppState, id: i64) -> Result<MessageView, AppError> {
         Ok(Some(row)) => row,
         other => {
             // Which conversation changed is unknown: forget them all.
-            state.messages.recent.authors_changed();
+            state.messages.recent.forget_all();
             return Err(other.err().map_or(AppError::NotFound, AppError::from));
         }
     };

@@ -103,9 +103,9 @@ impl Recent {
         }
     }
 
-    /// How authors are shown changed (photo, deleted account): every ring
-    /// may show them as they were.
-    pub fn authors_changed(&self) {
+    /// Forgets every ring: how authors are shown changed (photo, deleted
+    /// account), or which conversation changed is unknown.
+    pub fn forget_all(&self) {
         if self.enabled {
             self.lock().clear();
         }
@@ -222,7 +222,7 @@ mod tests {
         recent.changed("a");
         assert!(recent.page("a", &page(Some(0), 5)).is_none());
         assert!(recent.page("b", &page(Some(1), 5)).is_some());
-        recent.authors_changed();
+        recent.forget_all();
         assert!(recent.page("b", &page(Some(1), 5)).is_none());
         let off = Recent::new(false);
         off.record(&message(1, "a", true));
